@@ -1,0 +1,123 @@
+/**
+ * Command-line options of train.js, parsed with commander. Every value is checked here, so
+ * an invalid option ends the program with one line naming the option, the value and what is
+ * accepted (exit status 2) before anything is loaded.
+ */
+import { availableParallelism } from 'node:os';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  threads: number;
+  lr: number | undefined;
+  optimizer: 'adam' | 'sgd';
+  validationSplit: number;
+  seed: number;
+  data: string | undefined;
+  limit: number | undefined;
+  save: string | undefined;
+  json: boolean;
+  download: boolean;
+  microBatchSize: number;
+}
+
+export const TRAIN_DEFAULTS = {
+  epochs: 5,
+  batchSize: 128,
+  threads: availableParallelism(),
+  optimizer: 'adam',
+  validationSplit: 0.1,
+  seed: 1,
+  microBatchSize: 16,
+} as const;
+
+function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}.`);
+    }
+    return n;
+  };
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) {
+    throw new InvalidArgumentError('expected a number from 0 up to (not including) 1.');
+  }
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
+  return n;
+}
+
+/** Raised for invalid command-line input; the CLI prints its message and exits with `exitCode`. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export function buildTrainCommand(): Command {
+  return new Command('train.js')
+    .description('Train the Keras MNIST CNN on worker threads and report training, validation and test accuracy.')
+    .addOption(new Option('--epochs <n>', 'passes over the training data').default(TRAIN_DEFAULTS.epochs).argParser(integer(1)))
+    .addOption(new Option('--batch-size <n>', 'samples per gradient step').default(TRAIN_DEFAULTS.batchSize).argParser(integer(1)))
+    .addOption(new Option('--threads <n>', 'worker threads (default: number of cores)').default(TRAIN_DEFAULTS.threads).argParser(integer(1, 1024)))
+    .addOption(new Option('--lr <rate>', 'learning rate (default: 0.001 for adam, 0.01 for sgd)').argParser(positiveNumber))
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default(TRAIN_DEFAULTS.optimizer))
+    .addOption(new Option('--validation-split <fraction>', 'fraction of the training data held out for validation (the last samples, as in Keras)').default(TRAIN_DEFAULTS.validationSplit).argParser(fraction))
+    .addOption(new Option('--seed <n>', 'seed of weight initialization, shuffling and dropout').default(TRAIN_DEFAULTS.seed).argParser(integer(0, 2 ** 32 - 1)))
+    .addOption(new Option('--data <dir>', 'directory of the MNIST IDX files (default: $MNIST_DIR, else data/mnist)'))
+    .addOption(new Option('--limit <n>', 'train on the first n training samples only').argParser(integer(1)))
+    .addOption(new Option('--save <dir>', 'write the trained model (model.json and weights.bin, TensorFlow.js layers format) to this directory'))
+    .addOption(new Option('--json', 'print one JSON object with the history and final metrics on stdout; logs go to stderr').default(false))
+    .addOption(new Option('--no-download', 'fail instead of downloading missing MNIST files'))
+    .addOption(new Option('--micro-batch-size <n>', 'samples per worker task; results depend on it, not on --threads').default(TRAIN_DEFAULTS.microBatchSize).argParser(integer(1)))
+    .allowExcessArguments(false)
+    .showSuggestionAfterError(true);
+}
+
+/**
+ * Parses argv (without the node and script entries). Throws UsageError for invalid input;
+ * help and version output are written by commander and reported with exit code 0.
+ */
+export function parseTrainOptions(argv: string[], write: { out: (s: string) => void; err: (s: string) => void }): TrainOptions {
+  const command = buildTrainCommand();
+  command.exitOverride();
+  command.configureOutput({ writeOut: write.out, writeErr: () => {} });
+  try {
+    command.parse(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') throw new UsageError('', 0);
+      throw new UsageError(error.message.replace(/^error: /, ''), 2);
+    }
+    throw error;
+  }
+  const o = command.opts();
+  return {
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    threads: o.threads,
+    lr: o.lr,
+    optimizer: o.optimizer,
+    validationSplit: o.validationSplit,
+    seed: o.seed,
+    data: o.data,
+    limit: o.limit,
+    save: o.save,
+    json: o.json,
+    download: o.download,
+    microBatchSize: o.microBatchSize,
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * Typed messages between the coordinator (main thread) and the workers.
+ *
+ * Every SharedArrayBuffer field is shared: the worker sees the same memory, nothing is
+ * copied. Every other field is cloned (structured clone), and all of them are small. Workers
+ * cache what they build from a session or dataset by its id, so repeating a descriptor in
+ * each task costs only the clone of a few numbers and buffer handles.
+ */
+import type { LayerConfig } from '../layers/index.js';
+
+/** A model as workers rebuild it, with the shared buffers of one training session. */
+export interface SessionDescriptor {
+  id: number;
+  inputShape: number[];
+  layers: LayerConfig[];
+  /** Loss name, or null for a model that only predicts. */
+  loss: string | null;
+  optimizer: { name: string; config: Record<string, unknown> } | null;
+  /** Samples per micro-batch: the size of each worker's activation buffers. */
+  microBatchSize: number;
+  paramCount: number;
+  /** Shared. Float32 weights [paramCount]. */
+  weights: SharedArrayBuffer;
+  /** Shared. Float32 reduced gradient of the last batch [paramCount]. */
+  grads: SharedArrayBuffer;
+  /** Shared. Float32 per-micro-batch gradients [slotCount, paramCount]. */
+  gradSlots: SharedArrayBuffer;
+  slotCount: number;
+  /** Shared. Float32 optimizer state [slotsPerParam, paramCount]. */
+  optimizerState: SharedArrayBuffer;
+  /** Shared. Float64 [slotCount, 2]: loss sum and correct count of each micro-batch. */
+  slotResults: SharedArrayBuffer;
+}
+
+/** Rows of a dataset in shared memory. */
+export interface DatasetDescriptor {
+  id: number;
+  /** Shared. Float32 inputs; rows start at xByteOffset, each inputSize values. */
+  x: SharedArrayBuffer;
+  xByteOffset: number;
+  inputSize: number;
+  /** Shared. Float32 targets [count, targetWidth], or null for prediction. */
+  y: SharedArrayBuffer | null;
+  yByteOffset: number;
+  targetWidth: number;
+  count: number;
+  /** Shared. Int32 order of the rows for this epoch (indices into the dataset), or null. */
+  order: SharedArrayBuffer | null;
+}
+
+/** Forward and backward of one micro-batch into gradient slot `slot`. */
+export interface GradientTask {
+  kind: 'gradient';
+  session: SessionDescriptor;
+  dataset: DatasetDescriptor;
+  slot: number;
+  /** Position in the epoch order of the micro-batch's first sample. */
+  orderOffset: number;
+  count: number;
+  /** Size of the whole batch; the micro-batch's gradient is scaled by 1 / batchSize. */
+  batchSize: number;
+  epoch: number;
+  seed: number;
+}
+
+/** Sums the gradient slots into the gradient and applies the optimizer over [start, end). */
+export interface UpdateTask {
+  kind: 'update';
+  session: SessionDescriptor;
+  start: number;
+  end: number;
+  /** Number of filled gradient slots, summed in slot order. */
+  slotsUsed: number;
+  step: number;
+  learningRate: number;
+}
+
+/** Loss sum and correct count over dataset rows [start, start + count). */
+export interface EvaluateTask {
+  kind: 'evaluate';
+  session: SessionDescriptor;
+  dataset: DatasetDescriptor;
+  start: number;
+  count: number;
+}
+
+/** Model outputs for dataset rows [start, start + count), written into `output`. */
+export interface PredictTask {
+  kind: 'predict';
+  session: SessionDescriptor;
+  dataset: DatasetDescriptor;
+  start: number;
+  count: number;
+  /** Shared. Float32 outputs [dataset.count, outputWidth]. */
+  output: SharedArrayBuffer;
+}
+
+export type Task = GradientTask | UpdateTask | EvaluateTask | PredictTask;
+
+export interface EvaluateResult {
+  lossSum: number;
+  correct: number;
+}

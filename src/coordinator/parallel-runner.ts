@@ -1,0 +1,178 @@
+/**
+ * ParallelRunner: the coordinator side of data parallelism for one model session.
+ *
+ * A training batch is cut into fixed-size micro-batches (the cut depends only on the batch
+ * and microBatchSize, never on the thread count). Each micro-batch is one task: some worker
+ * computes its gradient into its own slot of shared memory. Then `threads` update tasks each
+ * sum the slots in slot order over a parameter range and apply the optimizer there. Because
+ * every slot is computed by the same code from the same inputs and summed in the same order,
+ * the weights after each step are bit-identical for any number of threads.
+ */
+import { sharedFloat32 } from '../core/tensor.js';
+import type { Executor } from './executor.js';
+import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, Task } from './messages.js';
+
+export interface SessionSpec {
+  inputShape: number[];
+  layers: SessionDescriptor['layers'];
+  loss: string | null;
+  optimizer: SessionDescriptor['optimizer'];
+  microBatchSize: number;
+  /** Largest batch the session will train on; sets the number of gradient slots. */
+  maxBatchSize: number;
+  paramCount: number;
+  weights: SharedArrayBuffer;
+  optimizerState: SharedArrayBuffer;
+}
+
+/** Rows per evaluate or predict task: fixed, so sums are grouped the same for any thread count. */
+const EVAL_ROWS_PER_TASK = 256;
+/** Update ranges start on multiples of this many parameters. */
+const UPDATE_ALIGN = 64;
+
+let nextSessionId = 1;
+
+export class ParallelRunner {
+  readonly session: SessionDescriptor;
+  private readonly slotResults: Float64Array;
+  private readonly tasks: Promise<EvaluateResult | null>[] = [];
+
+  constructor(
+    private readonly executor: Executor,
+    spec: SessionSpec,
+  ) {
+    const slotCount = Math.ceil(spec.maxBatchSize / spec.microBatchSize);
+    const slotResults = new SharedArrayBuffer(slotCount * 2 * Float64Array.BYTES_PER_ELEMENT);
+    this.session = {
+      id: nextSessionId++,
+      inputShape: spec.inputShape,
+      layers: spec.layers,
+      loss: spec.loss,
+      optimizer: spec.optimizer,
+      microBatchSize: spec.microBatchSize,
+      paramCount: spec.paramCount,
+      weights: spec.weights,
+      grads: sharedFloat32(spec.paramCount).buffer as SharedArrayBuffer,
+      gradSlots: sharedFloat32(slotCount * spec.paramCount).buffer as SharedArrayBuffer,
+      slotCount,
+      optimizerState: spec.optimizerState,
+      slotResults,
+    };
+    this.slotResults = new Float64Array(slotResults);
+  }
+
+  get threads(): number {
+    return this.executor.threads;
+  }
+
+  /** The reduced gradient of the last trained batch, [paramCount]. */
+  get gradients(): Float32Array {
+    return new Float32Array(this.session.grads);
+  }
+
+  /**
+   * Trains on the batch at epoch-order positions [orderOffset, orderOffset + batchSize) and
+   * applies one optimizer step. Returns the batch's loss sum and correct count.
+   */
+  async trainBatch(args: {
+    dataset: DatasetDescriptor;
+    orderOffset: number;
+    batchSize: number;
+    epoch: number;
+    seed: number;
+    step: number;
+    learningRate: number;
+  }): Promise<EvaluateResult> {
+    const { session } = this;
+    const micro = session.microBatchSize;
+    const slotsUsed = Math.ceil(args.batchSize / micro);
+    if (slotsUsed > session.slotCount) {
+      throw new RangeError(`Batch of ${args.batchSize} needs ${slotsUsed} gradient slots; the session has ${session.slotCount}.`);
+    }
+    this.tasks.length = 0;
+    for (let slot = 0; slot < slotsUsed; slot++) {
+      const start = slot * micro;
+      this.tasks.push(
+        this.executor.run({
+          kind: 'gradient',
+          session,
+          dataset: args.dataset,
+          slot,
+          orderOffset: args.orderOffset + start,
+          count: Math.min(micro, args.batchSize - start),
+          batchSize: args.batchSize,
+          epoch: args.epoch,
+          seed: args.seed,
+        }),
+      );
+    }
+    await Promise.all(this.tasks);
+    let lossSum = 0;
+    let correct = 0;
+    for (let slot = 0; slot < slotsUsed; slot++) {
+      lossSum += this.slotResults[slot * 2];
+      correct += this.slotResults[slot * 2 + 1];
+    }
+    await this.update(slotsUsed, args.step, args.learningRate);
+    return { lossSum, correct };
+  }
+
+  private async update(slotsUsed: number, step: number, learningRate: number): Promise<void> {
+    const paramCount = this.session.paramCount;
+    const parts = Math.max(1, Math.min(this.executor.threads, Math.ceil(paramCount / UPDATE_ALIGN)));
+    const chunk = Math.ceil(paramCount / parts / UPDATE_ALIGN) * UPDATE_ALIGN;
+    this.tasks.length = 0;
+    for (let start = 0; start < paramCount; start += chunk) {
+      this.tasks.push(
+        this.executor.run({
+          kind: 'update',
+          session: this.session,
+          start,
+          end: Math.min(paramCount, start + chunk),
+          slotsUsed,
+          step,
+          learningRate,
+        }),
+      );
+    }
+    await Promise.all(this.tasks);
+  }
+
+  /** Loss sum and correct count over every row of the dataset. */
+  async evaluate(dataset: DatasetDescriptor): Promise<EvaluateResult> {
+    const tasks: Promise<EvaluateResult | null>[] = [];
+    for (let start = 0; start < dataset.count; start += EVAL_ROWS_PER_TASK) {
+      const task: Task = { kind: 'evaluate', session: this.session, dataset, start, count: Math.min(EVAL_ROWS_PER_TASK, dataset.count - start) };
+      tasks.push(this.executor.run(task));
+    }
+    const results = await Promise.all(tasks);
+    let lossSum = 0;
+    let correct = 0;
+    for (const result of results) {
+      if (result === null) throw new Error('An evaluate task returned no result.');
+      lossSum += result.lossSum;
+      correct += result.correct;
+    }
+    return { lossSum, correct };
+  }
+
+  /** Model outputs for every row of the dataset, [count, outputWidth]. */
+  async predict(dataset: DatasetDescriptor, outputWidth: number): Promise<Float32Array> {
+    const output = sharedFloat32(dataset.count * outputWidth);
+    const tasks: Promise<EvaluateResult | null>[] = [];
+    for (let start = 0; start < dataset.count; start += EVAL_ROWS_PER_TASK) {
+      tasks.push(
+        this.executor.run({
+          kind: 'predict',
+          session: this.session,
+          dataset,
+          start,
+          count: Math.min(EVAL_ROWS_PER_TASK, dataset.count - start),
+          output: output.buffer as SharedArrayBuffer,
+        }),
+      );
+    }
+    await Promise.all(tasks);
+    return output;
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * The function every worker runs for each task (workers/train-worker.ts exports it); the
+ * inline executor calls it on the main thread.
+ *
+ * A worker builds a session's replica and buffer views the first time it sees the session id
+ * and keeps them, so the steady state of training allocates no tensors: tasks only gather
+ * their rows into the replica's input buffer and run.
+ */
+import { gemmBlocked } from '../gemm/blocked.js';
+import { deserializeLayer } from '../layers/index.js';
+import type { StepContext } from '../layers/layer.js';
+import { getLoss } from '../losses/index.js';
+import { buildLayers, totalParams } from '../model/build.js';
+import { Replica } from '../model/replica.js';
+import { createOptimizer } from '../optim/index.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type {
+  DatasetDescriptor,
+  EvaluateResult,
+  EvaluateTask,
+  GradientTask,
+  PredictTask,
+  SessionDescriptor,
+  Task,
+  UpdateTask,
+} from './messages.js';
+
+interface WorkerSession {
+  replica: Replica<Float32Array>;
+  weights: Float32Array;
+  grads: Float32Array;
+  gradSlots: Float32Array;
+  optimizerState: Float32Array;
+  slotResults: Float64Array;
+  optimizer: Optimizer | null;
+  step: StepContext;
+}
+
+interface WorkerDataset {
+  x: Float32Array;
+  y: Float32Array | null;
+  order: Int32Array | null;
+}
+
+/** How many sessions and datasets a worker keeps built; older ones are dropped first. */
+const SESSION_CACHE_SIZE = 4;
+const DATASET_CACHE_SIZE = 16;
+
+const sessions = new Map<number, WorkerSession>();
+const datasets = new Map<number, WorkerDataset>();
+
+function remember<V>(cache: Map<number, V>, key: number, value: V, limit: number): V {
+  cache.set(key, value);
+  if (cache.size > limit) cache.delete(cache.keys().next().value as number);
+  return value;
+}
+
+function openSession(desc: SessionDescriptor): WorkerSession {
+  const cached = sessions.get(desc.id);
+  if (cached !== undefined) return cached;
+  const layers = desc.layers.map(deserializeLayer);
+  const entries = buildLayers(layers, desc.inputShape);
+  if (totalParams(entries) !== desc.paramCount) {
+    throw new Error(`Worker rebuilt ${totalParams(entries)} parameters but the session has ${desc.paramCount}.`);
+  }
+  const weights = new Float32Array(desc.weights);
+  const replica = new Replica<Float32Array>({
+    layers,
+    loss: desc.loss === null ? null : getLoss(desc.loss),
+    weights,
+    paramCount: desc.paramCount,
+    maxBatch: desc.microBatchSize,
+    gemm: gemmBlocked,
+    alloc: (length) => new Float32Array(length),
+  });
+  const session: WorkerSession = {
+    replica,
+    weights,
+    grads: new Float32Array(desc.grads),
+    gradSlots: new Float32Array(desc.gradSlots),
+    optimizerState: new Float32Array(desc.optimizerState),
+    slotResults: new Float64Array(desc.slotResults),
+    optimizer: desc.optimizer === null ? null : createOptimizer(desc.optimizer.name, desc.optimizer.config),
+    step: { training: true, seed: 0, epoch: 0, sampleIds: new Int32Array(0), sampleIdOffset: 0 },
+  };
+  return remember(sessions, desc.id, session, SESSION_CACHE_SIZE);
+}
+
+function openDataset(desc: DatasetDescriptor): WorkerDataset {
+  const cached = datasets.get(desc.id);
+  if (cached !== undefined) return cached;
+  const dataset: WorkerDataset = {
+    x: new Float32Array(desc.x, desc.xByteOffset, desc.count * desc.inputSize),
+    y: desc.y === null ? null : new Float32Array(desc.y, desc.yByteOffset, desc.count * desc.targetWidth),
+    order: desc.order === null ? null : new Int32Array(desc.order),
+  };
+  return remember(datasets, desc.id, dataset, DATASET_CACHE_SIZE);
+}
+
+/** Copies dataset row `row` into position `position` of the replica's input and targets. */
+function gatherRow(replica: Replica<Float32Array>, dataset: WorkerDataset, row: number, position: number, targetWidth: number): void {
+  const inputSize = replica.inputSize;
+  const input = replica.input;
+  const x = dataset.x;
+  const src = row * inputSize;
+  const dst = position * inputSize;
+  for (let i = 0; i < inputSize; i++) input[dst + i] = x[src + i];
+  const y = dataset.y;
+  if (y !== null) {
+    const targets = replica.targets;
+    for (let j = 0; j < targetWidth; j++) targets[position * targetWidth + j] = y[row * targetWidth + j];
+  }
+}
+
+function runGradient(task: GradientTask): void {
+  const session = openSession(task.session);
+  const dataset = openDataset(task.dataset);
+  const { replica } = session;
+  const order = dataset.order;
+  if (order === null) throw new Error('A gradient task needs a dataset with an epoch order.');
+  for (let i = 0; i < task.count; i++) {
+    gatherRow(replica, dataset, order[task.orderOffset + i], i, task.dataset.targetWidth);
+  }
+  const step = session.step;
+  step.training = true;
+  step.seed = task.seed;
+  step.epoch = task.epoch;
+  step.sampleIds = order;
+  step.sampleIdOffset = task.orderOffset;
+  replica.trainStep(task.count, step, session.gradSlots, task.slot * replica.paramCount, 1 / task.batchSize);
+  session.slotResults[task.slot * 2] = replica.lossSum;
+  session.slotResults[task.slot * 2 + 1] = replica.correct;
+}
+
+function runUpdate(task: UpdateTask): void {
+  const session = openSession(task.session);
+  const { grads, gradSlots, optimizer } = session;
+  if (optimizer === null) throw new Error('An update task needs a session with an optimizer.');
+  const paramCount = session.replica.paramCount;
+  // Sum the slots in slot order, so the result does not depend on which worker filled which.
+  for (let i = task.start; i < task.end; i++) {
+    let sum = gradSlots[i];
+    for (let s = 1; s < task.slotsUsed; s++) sum += gradSlots[s * paramCount + i];
+    grads[i] = sum;
+  }
+  optimizer.applyRange({
+    weights: session.weights,
+    grads,
+    state: session.optimizerState,
+    paramCount,
+    start: task.start,
+    end: task.end,
+    step: task.step,
+    learningRate: task.learningRate,
+  });
+}
+
+function runEvaluate(task: EvaluateTask): EvaluateResult {
+  const session = openSession(task.session);
+  const dataset = openDataset(task.dataset);
+  const { replica } = session;
+  let lossSum = 0;
+  let correct = 0;
+  for (let chunkStart = 0; chunkStart < task.count; chunkStart += replica.maxBatch) {
+    const n = Math.min(replica.maxBatch, task.count - chunkStart);
+    for (let i = 0; i < n; i++) gatherRow(replica, dataset, task.start + chunkStart + i, i, task.dataset.targetWidth);
+    replica.evaluate(n);
+    lossSum += replica.lossSum;
+    correct += replica.correct;
+  }
+  return { lossSum, correct };
+}
+
+function runPredict(task: PredictTask): void {
+  const session = openSession(task.session);
+  const dataset = openDataset(task.dataset);
+  const { replica } = session;
+  const width = replica.outputWidth;
+  const out = new Float32Array(task.output);
+  for (let chunkStart = 0; chunkStart < task.count; chunkStart += replica.maxBatch) {
+    const n = Math.min(replica.maxBatch, task.count - chunkStart);
+    for (let i = 0; i < n; i++) gatherRow(replica, dataset, task.start + chunkStart + i, i, 0);
+    const output = replica.forward(n);
+    const base = (task.start + chunkStart) * width;
+    for (let i = 0; i < n * width; i++) out[base + i] = output[i];
+  }
+}
+
+export function handleTask(task: Task): EvaluateResult | null {
+  switch (task.kind) {
+    case 'gradient':
+      runGradient(task);
+      return null;
+    case 'update':
+      runUpdate(task);
+      return null;
+    case 'evaluate':
+      return runEvaluate(task);
+    case 'predict':
+      runPredict(task);
+      return null;
+  }
+}

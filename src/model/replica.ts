@@ -1,0 +1,111 @@
+/**
+ * Replica: one thread's executable copy of a model.
+ *
+ * It owns the activation and gradient buffers of every layer, sized for `maxBatch` samples
+ * and allocated once, and reads the weights from the model's flat buffer (shared with all
+ * other replicas). A training call zeroes one gradient slot, runs forward, the loss and
+ * backward, and adds every parameter gradient into that slot. Nothing is allocated per call.
+ */
+import type { FloatArray, GemmFn } from '../gemm/types.js';
+import type { Layer, LayerRuntime, StepContext } from '../layers/layer.js';
+import type { Loss } from '../losses/loss.js';
+import { countCorrect } from '../metrics/accuracy.js';
+
+export interface ReplicaOptions<T extends FloatArray> {
+  layers: readonly Layer[];
+  loss: Loss | null;
+  weights: T;
+  paramCount: number;
+  maxBatch: number;
+  gemm: GemmFn<T>;
+  alloc: (length: number) => T;
+}
+
+const INFERENCE_STEP: StepContext = { training: false, seed: 0, epoch: 0, sampleIds: new Int32Array(0), sampleIdOffset: 0 };
+
+export class Replica<T extends FloatArray> {
+  /** Input rows of the next call, [maxBatch, ...inputShape]. */
+  readonly input: T;
+  /** Targets of the next call, [maxBatch, targetWidth]. */
+  readonly targets: T;
+  readonly inputSize: number;
+  readonly outputWidth: number;
+  readonly targetWidth: number;
+  readonly maxBatch: number;
+  readonly paramCount: number;
+  /** Sum of per-sample losses and number of correct rows of the last train or evaluate call. */
+  lossSum = 0;
+  correct = 0;
+  private readonly runtimes: LayerRuntime<T>[];
+  private readonly dOut: T;
+  private readonly fusedSoftmax: boolean;
+  private readonly loss: Loss | null;
+
+  constructor(options: ReplicaOptions<T>) {
+    const { layers, loss, maxBatch } = options;
+    const first = layers[0];
+    const last = layers[layers.length - 1];
+    this.loss = loss;
+    this.maxBatch = maxBatch;
+    this.paramCount = options.paramCount;
+    this.inputSize = first.inputShape.reduce((a, b) => a * b, 1);
+    this.outputWidth = last.outputShape.reduce((a, b) => a * b, 1);
+    this.targetWidth = loss === null ? 0 : loss.targetWidth(this.outputWidth);
+    const ctx = { alloc: options.alloc, gemm: options.gemm, weights: options.weights, maxBatch };
+    this.runtimes = layers.map((layer) => layer.createRuntime(ctx));
+    this.input = options.alloc(maxBatch * this.inputSize);
+    this.targets = options.alloc(maxBatch * Math.max(this.targetWidth, 1));
+    this.dOut = options.alloc(maxBatch * this.outputWidth);
+    this.fusedSoftmax = loss !== null && loss.fusesSoftmax && last.activation === 'softmax';
+  }
+
+  /** Output of the last forward call, [maxBatch, outputWidth]. */
+  get output(): T {
+    return this.runtimes[this.runtimes.length - 1].y;
+  }
+
+  /** Runs forward over the first n rows of `input`. */
+  forward(n: number, step: StepContext = INFERENCE_STEP): T {
+    let x = this.input;
+    for (const runtime of this.runtimes) {
+      runtime.forward(x, n, step);
+      x = runtime.y;
+    }
+    return x;
+  }
+
+  /**
+   * Zeroes grads[gradBase, gradBase + paramCount), then adds the gradient of
+   * scale * (sum of the n rows' losses) into it; sets lossSum and correct.
+   */
+  trainStep(n: number, step: StepContext, grads: T, gradBase: number, scale: number): void {
+    const loss = this.requireLoss();
+    grads.fill(0, gradBase, gradBase + this.paramCount);
+    const output = this.forward(n, step);
+    const lastIndex = this.runtimes.length - 1;
+    const logits = this.fusedSoftmax ? (this.runtimes[lastIndex].logits ?? null) : null;
+    this.lossSum = loss.compute(this.dOut, output, logits, this.targets, n, this.outputWidth, scale);
+    this.correct = countCorrect(output, this.targets, n, this.outputWidth, this.targetWidth);
+    let dY = this.dOut;
+    for (let i = lastIndex; i >= 0; i--) {
+      const x = i === 0 ? this.input : this.runtimes[i - 1].y;
+      const runtime = this.runtimes[i];
+      runtime.backward(x, dY, n, i > 0, grads, gradBase, this.fusedSoftmax && i === lastIndex);
+      dY = runtime.dX;
+    }
+  }
+
+  /** Runs inference over n rows and sets lossSum and correct. */
+  evaluate(n: number): void {
+    const loss = this.requireLoss();
+    const output = this.forward(n);
+    const logits = this.fusedSoftmax ? (this.runtimes[this.runtimes.length - 1].logits ?? null) : null;
+    this.lossSum = loss.compute(null, output, logits, this.targets, n, this.outputWidth, 1);
+    this.correct = countCorrect(output, this.targets, n, this.outputWidth, this.targetWidth);
+  }
+
+  private requireLoss(): Loss {
+    if (this.loss === null) throw new Error('This replica was created without a loss; it can only predict.');
+    return this.loss;
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * Sequential: a linear stack of layers with the Keras / TensorFlow.js model API
+ * (add, compile, fit, evaluate, predict, summary, getWeights, setWeights).
+ *
+ * All parameters live in one SharedArrayBuffer-backed Float32Array, laid out by
+ * `buildLayers`; optimizer state lives in another with the same offsets. Training, evaluation
+ * and prediction run on a worker pool (see src/coordinator) or, with `threads: 0`, on the
+ * calling thread.
+ */
+import { InlineExecutor, type Executor } from '../coordinator/executor.js';
+import { ParallelRunner } from '../coordinator/parallel-runner.js';
+import { WorkerPool, checkThreads } from '../coordinator/pool.js';
+import { Rng } from '../core/random.js';
+import { Tensor, sharedFloat32 } from '../core/tensor.js';
+import { ShapeError, StateError, ValueError, formatShape } from '../errors.js';
+import { serializeLayer } from '../layers/index.js';
+import { initializeParam } from '../layers/initializers.js';
+import type { Layer } from '../layers/layer.js';
+import { type Loss, getLoss } from '../losses/index.js';
+import { createOptimizer } from '../optim/index.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { type ParamEntry, buildLayers, totalParams } from './build.js';
+import { checkInputs, describeDataset, prepareTargets } from './dataset.js';
+import { type FitArgs, runFit } from './fit.js';
+import type { History } from './callbacks.js';
+import { summaryLines } from './summary.js';
+
+export interface SequentialArgs {
+  name?: string;
+  layers?: Layer[];
+  /** Seed of the weight initialization; the default 0 makes runs reproducible. */
+  seed?: number;
+}
+
+export interface CompileArgs {
+  optimizer: string | Optimizer;
+  loss: string;
+  /** Only 'accuracy' (alias 'acc') is supported. */
+  metrics?: string[];
+}
+
+export interface EvaluateArgs {
+  /** Accepted for Keras compatibility; results do not depend on it. */
+  batchSize?: number;
+  threads?: number;
+}
+
+/** Result of evaluate(): the mean loss and the accuracy over all samples. */
+export interface EvaluateOutput {
+  loss: number;
+  accuracy: number;
+}
+
+/** Samples per micro-batch when fit() is not told otherwise. */
+export const DEFAULT_MICRO_BATCH_SIZE = 16;
+
+let modelCount = 0;
+
+export class Sequential {
+  readonly name: string;
+  readonly layers: Layer[] = [];
+  /** Set by a callback to end fit() after the current batch. */
+  stopTraining = false;
+  private seed: number;
+  private entries: ParamEntry[] = [];
+  private weightsArray: Float32Array | null = null;
+  private lossFn: Loss | null = null;
+  private optimizerObject: Optimizer | null = null;
+  private optimizerState: Float32Array | null = null;
+  private optimizerStep = 0;
+  private executor: Executor | null = null;
+  private runner: ParallelRunner | null = null;
+  private runnerKey = '';
+
+  constructor(args: SequentialArgs = {}) {
+    this.name = args.name ?? (modelCount++ === 0 ? 'sequential' : `sequential_${modelCount - 1}`);
+    this.seed = args.seed ?? 0;
+    for (const layer of args.layers ?? []) this.add(layer);
+  }
+
+  /** Appends a layer; the first layer must declare inputShape. */
+  add(layer: Layer): void {
+    if (this.weightsArray !== null) throw new StateError(`Cannot add layer '${layer.name}' to model '${this.name}' after it was built.`);
+    if (this.layers.length === 0 && layer.declaredInputShape === undefined) {
+      throw new ShapeError(`The first layer of model '${this.name}' ('${layer.name}') needs an inputShape, e.g. inputShape: [28, 28, 1].`);
+    }
+    const taken = new Set(this.layers.map((l) => l.name));
+    if (taken.has(layer.name)) {
+      let i = 1;
+      while (taken.has(`${layer.name}_${i}`)) i++;
+      layer.name = `${layer.name}_${i}`;
+    }
+    this.layers.push(layer);
+    // Build eagerly so that shape errors point at the layer just added.
+    const inputShape = this.layers[0].declaredInputShape as number[];
+    buildLayers(this.layers, inputShape);
+  }
+
+  /** Builds shapes and initializes weights (Glorot uniform kernels, zero biases). */
+  build(): void {
+    if (this.weightsArray !== null) return;
+    if (this.layers.length === 0) throw new StateError(`Model '${this.name}' has no layers; add() some before using it.`);
+    this.entries = buildLayers(this.layers, this.inputShape);
+    const weights = sharedFloat32(totalParams(this.entries));
+    const rng = new Rng(this.seed);
+    for (const entry of this.entries) initializeParam(entry.spec, weights, entry.offset, rng);
+    this.weightsArray = weights;
+  }
+
+  get inputShape(): number[] {
+    if (this.layers.length === 0) throw new StateError(`Model '${this.name}' has no layers.`);
+    return (this.layers[0].declaredInputShape as number[]).slice();
+  }
+
+  get outputShape(): number[] {
+    return this.layers[this.layers.length - 1].outputShape.slice();
+  }
+
+  countParams(): number {
+    this.build();
+    return totalParams(this.entries);
+  }
+
+  compile(args: CompileArgs): void {
+    this.build();
+    if (args === null || typeof args !== 'object') throw new TypeError('compile() needs { optimizer, loss }.');
+    this.lossFn = getLoss(args.loss);
+    for (const metric of args.metrics ?? []) {
+      if (metric !== 'accuracy' && metric !== 'acc') {
+        throw new RangeError(`Unknown metric ${JSON.stringify(metric)}; only 'accuracy' is supported.`);
+      }
+    }
+    this.optimizerObject = typeof args.optimizer === 'string' ? createOptimizer(args.optimizer) : args.optimizer;
+    if (typeof this.optimizerObject?.applyRange !== 'function') {
+      throw new TypeError(`compile(): optimizer must be a name ('adam', 'sgd') or an Optimizer, got ${String(args.optimizer)}.`);
+    }
+    const paramCount = totalParams(this.entries);
+    this.optimizerState = sharedFloat32(Math.max(1, this.optimizerObject.slotsPerParam * paramCount));
+    this.optimizerStep = 0;
+    this.runner = null;
+  }
+
+  get optimizer(): Optimizer | null {
+    return this.optimizerObject;
+  }
+
+  get loss(): Loss | null {
+    return this.lossFn;
+  }
+
+  /** Prints the Keras-style summary table. */
+  summary(printFn: (line: string) => void = console.log): void {
+    this.build();
+    for (const line of summaryLines(this.name, this.layers)) printFn(line);
+  }
+
+  /** The flat weight buffer (shared memory), [countParams()]. */
+  get flatWeights(): Float32Array {
+    this.build();
+    return this.weightsArray as Float32Array;
+  }
+
+  /** Parameter names, shapes and offsets in the flat weight buffer. */
+  get paramEntries(): readonly ParamEntry[] {
+    this.build();
+    return this.entries;
+  }
+
+  /** Copies of the weights, one tensor per parameter, in Keras order. */
+  getWeights(): Tensor[] {
+    const flat = this.flatWeights;
+    return this.entries.map((e) => new Tensor(flat.slice(e.offset, e.offset + e.size), e.spec.shape));
+  }
+
+  setWeights(tensors: Tensor[]): void {
+    const flat = this.flatWeights;
+    if (!Array.isArray(tensors) || tensors.length !== this.entries.length) {
+      throw new ValueError(`setWeights() needs ${this.entries.length} tensors for model '${this.name}', got ${Array.isArray(tensors) ? tensors.length : typeof tensors}.`);
+    }
+    const problems: string[] = [];
+    this.entries.forEach((e, i) => {
+      const t = tensors[i];
+      if (!(t instanceof Tensor) || t.size !== e.size || t.shape.join() !== e.spec.shape.join()) {
+        problems.push(`${e.name} expects ${formatShape(e.spec.shape)}, got ${t instanceof Tensor ? formatShape(t.shape) : typeof t}`);
+      }
+    });
+    if (problems.length > 0) throw new ShapeError(`setWeights() on model '${this.name}': ${problems.join('; ')}.`);
+    this.entries.forEach((e, i) => flat.set(tensors[i].data, e.offset));
+  }
+
+  /** Trains the model; see FitArgs for the options. */
+  async fit(x: Tensor, y: Tensor, args: FitArgs = {}): Promise<History> {
+    return runFit(this, x, y, args);
+  }
+
+  /** Mean loss and accuracy over all samples of x and y. */
+  async evaluate(x: Tensor, y: Tensor, args: EvaluateArgs = {}): Promise<EvaluateOutput> {
+    const loss = this.requireCompiled('evaluate');
+    const count = checkInputs(x, this.layers[0]);
+    const targets = prepareTargets(y, count, this.layers[this.layers.length - 1], loss);
+    const runner = this.getRunner(args.threads, args.batchSize ?? 32);
+    const result = await runner.evaluate(describeDataset(x, targets, targets.length / count, null));
+    return { loss: result.lossSum / count, accuracy: result.correct / count };
+  }
+
+  /** Model outputs for every sample of x, [N, ...outputShape]. */
+  async predict(x: Tensor, args: EvaluateArgs = {}): Promise<Tensor> {
+    this.build();
+    const count = checkInputs(x, this.layers[0]);
+    const runner = this.getRunner(args.threads, args.batchSize ?? 32);
+    const width = this.outputShape.reduce((a, b) => a * b, 1);
+    const output = await runner.predict(describeDataset(x, null, 0, null), width);
+    return new Tensor(output, [count, ...this.outputShape]);
+  }
+
+  /** Closes the model's worker pool. The model stays usable; a later call starts a new pool. */
+  async dispose(): Promise<void> {
+    const executor = this.executor;
+    this.executor = null;
+    this.runner = null;
+    if (executor !== null) await executor.close();
+  }
+
+  /** @internal Used by fit(). */
+  requireCompiled(method: string): Loss {
+    if (this.lossFn === null || this.optimizerObject === null) {
+      throw new StateError(`Model '${this.name}' must be compiled before ${method}(); call compile({ optimizer, loss }).`);
+    }
+    return this.lossFn;
+  }
+
+  /** @internal The next optimizer step number (1-based), advanced by fit(). */
+  nextOptimizerStep(): number {
+    return ++this.optimizerStep;
+  }
+
+  /**
+   * @internal Returns a runner on a pool of `threads` workers (0: the calling thread) whose
+   * gradient slots fit batches of `maxBatchSize`, reusing the current one when it fits.
+   */
+  getRunner(threads: number | undefined, maxBatchSize: number, microBatchSize = DEFAULT_MICRO_BATCH_SIZE): ParallelRunner {
+    this.build();
+    const wanted = threads === undefined ? (this.executor?.threads ?? undefined) : threads === 0 ? 0 : checkThreads(threads);
+    const executorKind = wanted === 0 ? 'inline' : `pool:${wanted ?? 'default'}`;
+    if (this.executor !== null) {
+      const current = this.executor instanceof InlineExecutor ? 'inline' : `pool:${this.executor.threads}`;
+      if (wanted !== undefined && current !== executorKind) {
+        void this.executor.close();
+        this.executor = null;
+        this.runner = null;
+      }
+    }
+    if (this.executor === null) {
+      this.executor = wanted === 0 ? new InlineExecutor() : new WorkerPool(wanted === undefined ? {} : { threads: wanted });
+      this.runner = null;
+    }
+    const key = `${microBatchSize}`;
+    const runner = this.runner;
+    if (runner !== null && this.runnerKey === key && runner.session.slotCount * microBatchSize >= maxBatchSize) {
+      return runner;
+    }
+    const optimizer = this.optimizerObject;
+    this.runner = new ParallelRunner(this.executor, {
+      inputShape: this.inputShape,
+      layers: this.layers.map(serializeLayer),
+      loss: this.lossFn?.name ?? null,
+      optimizer: optimizer === null ? null : { name: optimizer.className, config: optimizer.getConfig() },
+      microBatchSize,
+      maxBatchSize: Math.max(maxBatchSize, (runner?.session.slotCount ?? 0) * microBatchSize),
+      paramCount: totalParams(this.entries),
+      weights: this.flatWeights.buffer as SharedArrayBuffer,
+      optimizerState: (this.optimizerState ?? sharedFloat32(1)).buffer as SharedArrayBuffer,
+    });
+    this.runnerKey = key;
+    return this.runner;
+  }
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+/**
+ * train.js: trains the Keras MNIST CNN on MNIST with worker-thread data parallelism, then
+ * evaluates it on the samples it trained on, the validation split and the test set.
+ * `--help` lists the options.
+ */
+import { parseTrainOptions, UsageError, type TrainOptions } from './cli/options.js';
+import { ProgressLogger } from './cli/progress.js';
+import { Tensor } from './core/tensor.js';
+import { DataFormatError, DatasetMissingError } from './data/errors.js';
+import { type MnistSplit, loadMnist, renderDownloadProgress } from './data/mnist.js';
+import { ShapeError, StateError, ValueError } from './errors.js';
+import type { Logs } from './model/callbacks.js';
+import { saveModel } from './model/save.js';
+import { mnistCnn } from './models/mnist-cnn.js';
+import { createOptimizer } from './optim/index.js';
+
+interface SplitMetrics {
+  loss: number;
+  accuracy: number;
+  samples: number;
+}
+
+function toTensors(split: MnistSplit, start: number, end: number): { x: Tensor; y: Tensor } {
+  const x = new Tensor(split.images.subarray(start * 784, end * 784), [end - start, 28, 28, 1]);
+  const y = new Tensor(Float32Array.from(split.labels.subarray(start, end)), [end - start]);
+  return { x, y };
+}
+
+async function train(options: TrainOptions): Promise<number> {
+  const log = options.json ? process.stderr : process.stdout;
+  const print = (line: string) => log.write(`${line}\n`);
+
+  const data = await loadMnist({
+    dataDir: options.data,
+    download: options.download,
+    onProgress: (info) => renderDownloadProgress(info, process.stderr),
+  });
+  const available = data.train.count;
+  const total = Math.min(options.limit ?? available, available);
+  const trainCount = Math.floor(total * (1 - options.validationSplit));
+  if (trainCount < 1 || (options.validationSplit > 0 && trainCount === total)) {
+    throw new ValueError(`--validation-split ${options.validationSplit} of ${total} samples leaves no samples for training or validation; use more samples or another split.`);
+  }
+  const all = toTensors(data.train, 0, total);
+  const test = toTensors(data.test, 0, data.test.count);
+
+  const model = mnistCnn({ seed: options.seed });
+  const optimizer = createOptimizer(options.optimizer, options.lr === undefined ? {} : { learningRate: options.lr });
+  model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  model.summary(print);
+  print(
+    `Training on ${trainCount} samples, validating on ${total - trainCount}, testing on ${test.x.shape[0]}: ` +
+      `epochs=${options.epochs} batch_size=${options.batchSize} threads=${options.threads} optimizer=${options.optimizer} ` +
+      `lr=${optimizer.learningRate} seed=${options.seed}`,
+  );
+
+  const stepsPerEpoch = Math.ceil(trainCount / options.batchSize);
+  const progress = new ProgressLogger({ epochs: options.epochs, stepsPerEpoch, batchSize: options.batchSize, stream: log });
+  const trainStart = performance.now();
+  const history = await model.fit(all.x, all.y, {
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    validationSplit: options.validationSplit,
+    seed: options.seed,
+    threads: options.threads,
+    microBatchSize: options.microBatchSize,
+    callbacks: [progress],
+  });
+  const trainSeconds = (performance.now() - trainStart) / 1000;
+  const samplesPerSecond = (trainCount * options.epochs) / trainSeconds;
+
+  const evaluateSplit = async (x: Tensor, y: Tensor): Promise<SplitMetrics> => {
+    const result = await model.evaluate(x, y);
+    return { ...result, samples: x.shape[0] };
+  };
+  const trained = toTensors(data.train, 0, trainCount);
+  const heldOut = total > trainCount ? toTensors(data.train, trainCount, total) : null;
+  const final: Record<string, SplitMetrics | null> = {
+    train: await evaluateSplit(trained.x, trained.y),
+    validation: heldOut === null ? null : await evaluateSplit(heldOut.x, heldOut.y),
+    test: await evaluateSplit(test.x, test.y),
+  };
+  const gap = (final.train as SplitMetrics).accuracy - (final.test as SplitMetrics).accuracy;
+  for (const [name, m] of Object.entries(final)) {
+    if (m !== null) print(`${name.padEnd(10)} loss: ${m.loss.toFixed(4)} - accuracy: ${m.accuracy.toFixed(4)} (${m.samples} samples)`);
+  }
+  print(`train-test accuracy gap: ${gap.toFixed(4)}`);
+  print(`training: ${trainSeconds.toFixed(1)}s, ${Math.round(samplesPerSecond)} samples/s on ${options.threads} threads`);
+
+  if (options.save !== undefined) {
+    await saveModel(model, options.save);
+    print(`saved model to ${options.save}`);
+  }
+  await model.dispose();
+
+  if (options.json) {
+    const epochs: Logs[] = history.epoch.map((_, i) => Object.fromEntries(Object.entries(history.history).map(([k, v]) => [k, v[i]])));
+    const report = {
+      epochs,
+      final,
+      trainTestAccuracyGap: gap,
+      samplesPerSecond,
+      trainSeconds,
+      threads: options.threads,
+      settings: {
+        epochs: options.epochs,
+        batchSize: options.batchSize,
+        optimizer: options.optimizer,
+        learningRate: optimizer.learningRate,
+        validationSplit: options.validationSplit,
+        seed: options.seed,
+        limit: options.limit ?? null,
+        microBatchSize: options.microBatchSize,
+      },
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  }
+  return 0;
+}
+
+/** Errors whose message is the whole story; anything else also gets its stack. */
+const EXPECTED_ERRORS = [DataFormatError, DatasetMissingError, ShapeError, ValueError, StateError];
+
+export async function main(argv: string[]): Promise<number> {
+  let options: TrainOptions;
+  try {
+    options = parseTrainOptions(argv, { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      if (error.exitCode !== 0) process.stderr.write(`train.js: ${error.message} (see --help)\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+  try {
+    return await train(options);
+  } catch (error) {
+    if (EXPECTED_ERRORS.some((type) => error instanceof type)) {
+      process.stderr.write(`train.js: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`train.js: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);
