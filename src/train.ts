@@ -43,7 +43,7 @@ async function train(options: TrainOptions): Promise<number> {
     throw new ValueError(`--validation-split ${options.validationSplit} of ${total} samples leaves no samples for training or validation; use more samples or another split.`);
   }
   const all = toTensors(data.train, 0, total);
-  const test = toTensors(data.test, 0, data.test.count);
+  const test = toTensors(data.test, 0, Math.min(options.testLimit ?? data.test.count, data.test.count));
 
   const model = mnistCnn({ seed: options.seed });
   const optimizer = createOptimizer(options.optimizer, options.lr === undefined ? {} : { learningRate: options.lr });
@@ -111,6 +111,7 @@ async function train(options: TrainOptions): Promise<number> {
         validationSplit: options.validationSplit,
         seed: options.seed,
         limit: options.limit ?? null,
+        testLimit: options.testLimit ?? null,
         microBatchSize: options.microBatchSize,
       },
     };

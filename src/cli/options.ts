@@ -16,6 +16,7 @@ export interface TrainOptions {
   seed: number;
   data: string | undefined;
   limit: number | undefined;
+  testLimit: number | undefined;
   save: string | undefined;
   json: boolean;
   download: boolean;
@@ -79,6 +80,7 @@ export function buildTrainCommand(): Command {
     .addOption(new Option('--seed <n>', 'seed of weight initialization, shuffling and dropout').default(TRAIN_DEFAULTS.seed).argParser(integer(0, 2 ** 32 - 1)))
     .addOption(new Option('--data <dir>', 'directory of the MNIST IDX files (default: $MNIST_DIR, else data/mnist)'))
     .addOption(new Option('--limit <n>', 'train on the first n training samples only').argParser(integer(1)))
+    .addOption(new Option('--test-limit <n>', 'evaluate on the first n test samples only').argParser(integer(1)))
     .addOption(new Option('--save <dir>', 'write the trained model (model.json and weights.bin, TensorFlow.js layers format) to this directory'))
     .addOption(new Option('--json', 'print one JSON object with the history and final metrics on stdout; logs go to stderr').default(false))
     .addOption(new Option('--no-download', 'fail instead of downloading missing MNIST files'))
@@ -100,7 +102,7 @@ export function parseTrainOptions(argv: string[], write: { out: (s: string) => v
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') throw new UsageError('', 0);
-      throw new UsageError(error.message.replace(/^error: /, ''), 2);
+      throw new UsageError(error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim(), 2);
     }
     throw error;
   }
@@ -115,6 +117,7 @@ export function parseTrainOptions(argv: string[], write: { out: (s: string) => v
     seed: o.seed,
     data: o.data,
     limit: o.limit,
+    testLimit: o.testLimit,
     save: o.save,
     json: o.json,
     download: o.download,

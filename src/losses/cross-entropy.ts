@@ -29,7 +29,7 @@ export class SparseCategoricalCrossentropy implements Loss {
   readonly name = 'sparseCategoricalCrossentropy';
   readonly fusesSoftmax = true;
 
-  targetWidth(): number {
+  targetWidth(_outputWidth: number): number {
     return 1;
   }
 
