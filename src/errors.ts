@@ -22,3 +22,13 @@ export class StateError extends Error {
 export function formatShape(shape: readonly (number | null)[]): string {
   return `[${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}]`;
 }
+
+/** Formats a value for an error message: numbers as JavaScript prints them (NaN, Infinity), the rest as JSON. */
+export function formatValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

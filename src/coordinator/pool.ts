@@ -4,6 +4,7 @@
  * Idle workers do not keep the process alive (Piscina unrefs them), so a program that
  * trains and returns exits on its own; close() tears the pool down explicitly.
  */
+import { formatValue } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Executor } from './executor.js';
@@ -32,7 +33,7 @@ function workerFile(): string {
 
 export function checkThreads(value: unknown): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 1024) {
-    throw new RangeError(`threads must be an integer from 1 to 1024, got ${JSON.stringify(value)}.`);
+    throw new RangeError(`threads must be an integer from 1 to 1024, got ${formatValue(value)}.`);
   }
   return value;
 }

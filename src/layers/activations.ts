@@ -6,6 +6,7 @@
  * sigmoid' = y (1 - y), tanh' = 1 - y^2, and softmax's Jacobian-vector product
  * dZ_i = y_i (dY_i - sum_j dY_j y_j). Softmax works along the last axis.
  */
+import { formatValue } from '../errors.js';
 import type { FloatArray } from '../gemm/types.js';
 
 export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax'] as const;
@@ -14,7 +15,7 @@ export type ActivationName = (typeof ACTIVATIONS)[number];
 export function checkActivation(name: unknown, where: string): ActivationName {
   if (name === undefined || name === null) return 'linear';
   if (typeof name !== 'string' || !(ACTIVATIONS as readonly string[]).includes(name)) {
-    throw new RangeError(`${where}: activation ${JSON.stringify(name)} is not supported; use one of ${ACTIVATIONS.join(', ')}.`);
+    throw new RangeError(`${where}: activation ${formatValue(name)} is not supported; use one of ${ACTIVATIONS.join(', ')}.`);
   }
   return name as ActivationName;
 }

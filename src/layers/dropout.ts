@@ -6,30 +6,36 @@
  * depends on the sample, not on which worker or micro-batch computes it: training gives the
  * same weights for any thread count.
  */
+import { formatValue } from '../errors.js';
 import { hashUniform } from '../core/random.js';
 import type { FloatArray } from '../gemm/types.js';
 import { Layer, type LayerArgs, type LayerRuntime, type RuntimeContext, type StepContext } from './layer.js';
 
 export interface DropoutArgs extends LayerArgs {
   rate: number;
-  /** Mixed into the model's seed so that two Dropout layers draw different masks. */
+  /**
+   * Mixed into the fit seed so that two Dropout layers draw different masks. Defaults to the
+   * layer's index in its model, so identically built models train identically.
+   */
   seed?: number;
 }
-
-let dropoutCount = 0;
 
 export class Dropout extends Layer {
   readonly className = 'Dropout';
   readonly rate: number;
-  readonly seed: number;
+  /** Set from the layer's index by Sequential.add() when not given. */
+  seed: number | null;
 
   constructor(args: DropoutArgs) {
     super(args, 'dropout');
     if (typeof args.rate !== 'number' || !(args.rate >= 0 && args.rate < 1)) {
-      throw new RangeError(`Dropout '${this.name}': rate must be a number in [0, 1), got ${JSON.stringify(args.rate)}.`);
+      throw new RangeError(`Dropout '${this.name}': rate must be a number in [0, 1), got ${formatValue(args.rate)}.`);
     }
     this.rate = args.rate;
-    this.seed = args.seed ?? dropoutCount++;
+    if (args.seed !== undefined && args.seed !== null && !Number.isInteger(args.seed)) {
+      throw new RangeError(`Dropout '${this.name}': seed must be an integer, got ${formatValue(args.seed)}.`);
+    }
+    this.seed = args.seed ?? null;
   }
 
   computeOutputShape(inputShape: number[]): number[] {
@@ -73,7 +79,7 @@ class DropoutRuntime<T extends FloatArray> implements LayerRuntime<T> {
     }
     const rate = this.layer.rate;
     const keepScale = 1 / (1 - rate);
-    const seed = (step.seed ^ Math.imul(this.layer.seed + 1, 0x9e3779b1)) >>> 0;
+    const seed = (step.seed ^ Math.imul((this.layer.seed ?? 0) + 1, 0x9e3779b1)) >>> 0;
     for (let r = 0; r < n; r++) {
       const sample = step.sampleIds[step.sampleIdOffset + r];
       const rowOffset = r * width;

@@ -10,7 +10,7 @@
  * Shapes here are per sample (no batch dimension), channels-last as in Keras.
  */
 import type { FloatArray, GemmFn } from '../gemm/types.js';
-import { ShapeError, formatShape } from '../errors.js';
+import { ShapeError, formatShape, formatValue } from '../errors.js';
 import type { ActivationName } from './activations.js';
 
 export type InitializerName = 'glorotUniform' | 'zeros';
@@ -88,7 +88,7 @@ export abstract class Layer {
     if (args.inputShape !== undefined) {
       const shape = args.inputShape;
       if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
-        throw new RangeError(`inputShape ${JSON.stringify(shape)} is invalid: give positive integer dimensions without the batch, e.g. [28, 28, 1].`);
+        throw new RangeError(`inputShape ${formatValue(shape)} is invalid: give positive integer dimensions without the batch, e.g. [28, 28, 1].`);
       }
       this.declaredInputShape = shape.slice();
     }
@@ -136,7 +136,7 @@ export abstract class Layer {
 /** Checks a positive integer option and returns it. */
 export function positiveInt(value: unknown, option: string, where: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new RangeError(`${where}: ${option} must be a positive integer, got ${JSON.stringify(value)}.`);
+    throw new RangeError(`${where}: ${option} must be a positive integer, got ${formatValue(value)}.`);
   }
   return value;
 }
@@ -150,7 +150,7 @@ export function intPair(value: unknown, option: string, where: string): [number,
   if (Array.isArray(value) && value.length === 2) {
     return [positiveInt(value[0], option, where), positiveInt(value[1], option, where)];
   }
-  throw new RangeError(`${where}: ${option} must be a positive integer or a pair of them, got ${JSON.stringify(value)}.`);
+  throw new RangeError(`${where}: ${option} must be a positive integer or a pair of them, got ${formatValue(value)}.`);
 }
 
 export type Padding = 'valid' | 'same';
@@ -158,7 +158,7 @@ export type Padding = 'valid' | 'same';
 export function checkPadding(value: unknown, where: string): Padding {
   if (value === undefined) return 'valid';
   if (value !== 'valid' && value !== 'same') {
-    throw new RangeError(`${where}: padding must be 'valid' or 'same', got ${JSON.stringify(value)}.`);
+    throw new RangeError(`${where}: padding must be 'valid' or 'same', got ${formatValue(value)}.`);
   }
   return value;
 }

@@ -1,4 +1,5 @@
 /** Loss registry: the names compile() accepts, as TensorFlow.js spells them. */
+import { formatValue } from '../errors.js';
 import { CategoricalCrossentropy, SparseCategoricalCrossentropy } from './cross-entropy.js';
 import type { Loss, LossName } from './loss.js';
 import { MeanSquaredError } from './mean-squared-error.js';
@@ -22,7 +23,7 @@ const ALIASES: Record<string, LossName> = {
 export function getLoss(name: unknown): Loss {
   const key = typeof name === 'string' ? (ALIASES[name] ?? name) : '';
   if (!Object.hasOwn(LOSSES, key)) {
-    throw new RangeError(`Unknown loss ${JSON.stringify(name)}; use one of ${Object.keys(LOSSES).join(', ')}.`);
+    throw new RangeError(`Unknown loss ${formatValue(name)}; use one of ${Object.keys(LOSSES).join(', ')}.`);
   }
   return LOSSES[key as LossName]();
 }

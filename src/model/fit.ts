@@ -8,7 +8,7 @@
  */
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { ValueError } from '../errors.js';
+import { ValueError, formatValue } from '../errors.js';
 import { type Callback, History, type Logs } from './callbacks.js';
 import { checkInputs, describeDataset, prepareTargets } from './dataset.js';
 import { DEFAULT_MICRO_BATCH_SIZE, type Sequential } from './sequential.js';
@@ -38,7 +38,7 @@ export interface FitArgs {
 
 function checkIntOption(value: unknown, option: string, min: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`fit(): ${option} must be an integer >= ${min}, got ${JSON.stringify(value)}.`);
+    throw new RangeError(`fit(): ${option} must be an integer >= ${min}, got ${formatValue(value)}.`);
   }
   return value;
 }
@@ -50,7 +50,7 @@ export async function runFit(model: Sequential, x: Tensor, y: Tensor, args: FitA
   const microBatchSize = checkIntOption(args.microBatchSize ?? DEFAULT_MICRO_BATCH_SIZE, 'microBatchSize', 1);
   const validationSplit = args.validationSplit ?? 0;
   if (typeof validationSplit !== 'number' || !(validationSplit >= 0 && validationSplit < 1)) {
-    throw new RangeError(`fit(): validationSplit must be a number in [0, 1), got ${JSON.stringify(validationSplit)}.`);
+    throw new RangeError(`fit(): validationSplit must be a number in [0, 1), got ${formatValue(validationSplit)}.`);
   }
   const first = model.layers[0];
   const last = model.layers[model.layers.length - 1];

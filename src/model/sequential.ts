@@ -12,8 +12,8 @@ import { ParallelRunner } from '../coordinator/parallel-runner.js';
 import { WorkerPool, checkThreads } from '../coordinator/pool.js';
 import { Rng } from '../core/random.js';
 import { Tensor, sharedFloat32 } from '../core/tensor.js';
-import { ShapeError, StateError, ValueError, formatShape } from '../errors.js';
-import { serializeLayer } from '../layers/index.js';
+import { ShapeError, StateError, ValueError, formatShape, formatValue } from '../errors.js';
+import { Dropout, serializeLayer } from '../layers/index.js';
 import { initializeParam } from '../layers/initializers.js';
 import type { Layer } from '../layers/layer.js';
 import { type Loss, getLoss } from '../losses/index.js';
@@ -91,6 +91,7 @@ export class Sequential {
       layer.name = `${layer.name}_${i}`;
     }
     this.layers.push(layer);
+    if (layer instanceof Dropout && layer.seed === null) layer.seed = this.layers.length - 1;
     // Build eagerly so that shape errors point at the layer just added.
     const inputShape = this.layers[0].declaredInputShape as number[];
     buildLayers(this.layers, inputShape);
@@ -127,7 +128,7 @@ export class Sequential {
     this.lossFn = getLoss(args.loss);
     for (const metric of args.metrics ?? []) {
       if (metric !== 'accuracy' && metric !== 'acc') {
-        throw new RangeError(`Unknown metric ${JSON.stringify(metric)}; only 'accuracy' is supported.`);
+        throw new RangeError(`Unknown metric ${formatValue(metric)}; only 'accuracy' is supported.`);
       }
     }
     this.optimizerObject = typeof args.optimizer === 'string' ? createOptimizer(args.optimizer) : args.optimizer;

@@ -1,4 +1,5 @@
 /** Optimizer registry: names and configurations that compile() and workers accept. */
+import { formatValue } from '../errors.js';
 import { Adam, type AdamArgs } from './adam.js';
 import type { Optimizer } from './optimizer.js';
 import { SGD, type SGDArgs } from './sgd.js';
@@ -15,7 +16,7 @@ const OPTIMIZERS: Record<string, (config: Record<string, unknown>) => Optimizer>
 export function createOptimizer(name: unknown, config: Record<string, unknown> = {}): Optimizer {
   const key = typeof name === 'string' ? name.toLowerCase() : '';
   if (!Object.hasOwn(OPTIMIZERS, key)) {
-    throw new RangeError(`Unknown optimizer ${JSON.stringify(name)}; use one of ${Object.keys(OPTIMIZERS).join(', ')}.`);
+    throw new RangeError(`Unknown optimizer ${formatValue(name)}; use one of ${Object.keys(OPTIMIZERS).join(', ')}.`);
   }
   return OPTIMIZERS[key](config);
 }

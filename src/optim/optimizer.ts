@@ -36,14 +36,15 @@ export abstract class Optimizer {
 
 export function checkPositive(value: unknown, option: string, where: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`${where}: ${option} must be a positive finite number, got ${JSON.stringify(value)}.`);
+    throw new RangeError(`${where}: ${option} must be a positive finite number, got ${formatValue(value)}.`);
   }
   return value;
 }
 
 export function checkUnitInterval(value: unknown, option: string, where: string): number {
   if (typeof value !== 'number' || !(value >= 0 && value < 1)) {
-    throw new RangeError(`${where}: ${option} must be a number in [0, 1), got ${JSON.stringify(value)}.`);
+    throw new RangeError(`${where}: ${option} must be a number in [0, 1), got ${formatValue(value)}.`);
   }
   return value;
-}
+}import { formatValue } from '../errors.js';
+

@@ -8,6 +8,7 @@
  *
  * Defaults are Keras's: lr 0.01, momentum 0, nesterov false.
  */
+import { formatValue } from '../errors.js';
 import { Optimizer, type OptimizerUpdate, checkUnitInterval } from './optimizer.js';
 
 export interface SGDArgs {
@@ -29,7 +30,7 @@ export class SGD extends Optimizer {
     this.momentum = checkUnitInterval(args.momentum ?? SGD_DEFAULTS.momentum, 'momentum', 'SGD');
     this.nesterov = args.nesterov ?? SGD_DEFAULTS.nesterov;
     if (typeof this.nesterov !== 'boolean') {
-      throw new TypeError(`SGD: nesterov must be a boolean, got ${JSON.stringify(args.nesterov)}.`);
+      throw new TypeError(`SGD: nesterov must be a boolean, got ${formatValue(args.nesterov)}.`);
     }
     this.slotsPerParam = this.momentum > 0 ? 1 : 0;
   }
