@@ -13,7 +13,7 @@ import type { EvaluateResult, Task } from './messages.js';
 export interface WorkerPoolOptions {
   /** Number of worker threads; defaults to the number of cores. */
   threads?: number;
-  /** Where to write the one-time note about more threads than cores; defaults to stderr. */
+  /** Writer of the one-time note about more threads than cores; defaults to stderr. */
   warn?: (message: string) => void;
 }
 
@@ -24,7 +24,7 @@ export const WORKER_POOL_DEFAULTS: Required<WorkerPoolOptions> = {
 
 let oversubscriptionNoted = false;
 
-/** The worker module: the TypeScript source under tsx, the bundled file in dist/. */
+/** Returns the worker module: the TypeScript source under tsx, the bundled file in dist/. */
 function workerFile(): string {
   const here = import.meta.url;
   const url = here.endsWith('.ts') ? new URL('../../workers/train-worker.ts', here) : new URL('./train-worker.js', here);

@@ -13,7 +13,9 @@ import type { Loss } from './loss.js';
 export const PROBABILITY_EPSILON = 1e-7;
 
 function clipProbability(p: number): number {
-  return p < PROBABILITY_EPSILON ? PROBABILITY_EPSILON : p > 1 - PROBABILITY_EPSILON ? 1 - PROBABILITY_EPSILON : p;
+  if (p < PROBABILITY_EPSILON) return PROBABILITY_EPSILON;
+  if (p > 1 - PROBABILITY_EPSILON) return 1 - PROBABILITY_EPSILON;
+  return p;
 }
 
 /** log(sum_j exp(z_j)) of one row, computed stably around the row maximum. */
@@ -41,7 +43,7 @@ export class SparseCategoricalCrossentropy implements Loss {
       if (logits !== null) {
         total += logSumExp(logits, offset, width) - logits[offset + label];
         if (dOut !== null) {
-          // d/dz (logsumexp(z) - z_label) = softmax(z) - onehot(label); output holds softmax(z).
+          // d/dz (logsumexp(z) - z_label) = softmax(z) - onehot(label), and output is softmax(z).
           for (let j = 0; j < width; j++) dOut[offset + j] = scale * output[offset + j];
           dOut[offset + label] -= scale;
         }

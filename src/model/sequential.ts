@@ -51,7 +51,7 @@ export interface EvaluateOutput {
   accuracy: number;
 }
 
-/** Samples per micro-batch when fit() is not told otherwise. */
+/** Default number of samples per micro-batch. */
 export const DEFAULT_MICRO_BATCH_SIZE = 16;
 
 let modelCount = 0;
@@ -241,8 +241,11 @@ export class Sequential {
    */
   getRunner(threads: number | undefined, maxBatchSize: number, microBatchSize = DEFAULT_MICRO_BATCH_SIZE): ParallelRunner {
     this.build();
-    const wanted = threads === undefined ? (this.executor?.threads ?? undefined) : threads === 0 ? 0 : checkThreads(threads);
+    let wanted: number | undefined;
+    if (threads === 0) wanted = 0;
+    else if (threads !== undefined) wanted = checkThreads(threads);
     const executorKind = wanted === 0 ? 'inline' : `pool:${wanted ?? 'default'}`;
+
     if (this.executor !== null) {
       const current = this.executor instanceof InlineExecutor ? 'inline' : `pool:${this.executor.threads}`;
       if (wanted !== undefined && current !== executorKind) {

@@ -330,6 +330,12 @@ export class FunctionBuilder {
     return this.emitSimd(0x13);
   }
 
+  /** Pops a v128 and pushes its f32 lane `lane` (0 to 3). */
+  f32x4ExtractLane(lane: number): this {
+    if (!Number.isInteger(lane) || lane < 0 || lane > 3) throw new RangeError(`f32x4 lane must be 0 to 3, got ${lane}`);
+    return this.emit(SIMD_PREFIX, ...encodeUnsignedLeb128(0x1f), lane);
+  }
+
   f32x4Add(): this {
     return this.emitSimd(0xe4);
   }
