@@ -2,16 +2,19 @@
  * Minimal WebAssembly binary emitter: enough of the format to build small compute modules at
  * run time, with an imported memory, a few functions and their exports.
  *
- * Encoding follows the WebAssembly Core Specification 2.0 (binary format chapter), the fixed
- * SIMD opcode table of the SIMD proposal (prefix 0xfd, proposals/simd/BinarySIMD.md in
- * github.com/WebAssembly/simd) and the relaxed-SIMD proposal for f32x4.relaxed_madd (0xfd 0x105,
- * github.com/WebAssembly/relaxed-simd). A module is written as: magic and version, then the type,
- * import, function, export and code sections, in that order as the format requires.
+ * Encoding follows the Binary Format chapter of the WebAssembly Core Specification
+ * (webassembly.github.io/spec/core/binary), the SIMD opcode table of the SIMD proposal (prefix
+ * 0xfd, proposals/simd/BinarySIMD.md in github.com/WebAssembly/simd) and the relaxed-SIMD
+ * proposal for f32x4.relaxed_madd (0xfd 0x105, github.com/WebAssembly/relaxed-simd). A module
+ * is written as magic and version, then the type, import, function, export and code sections,
+ * in the order the format requires.
  *
- * Branch targets are Label objects returned by block(), loop() and if(), and br/br_if translate
+ * Branch targets are Label objects returned by block(), loop() and if(). br and brIf translate
  * them to the relative depth that the binary format stores, so emitted code never counts depths
  * by hand.
  */
+
+import { encodeSignedLeb128, encodeUnsignedLeb128 } from './leb128.js';
 
 /** Value types and their one-byte encodings. */
 export const ValType = {
@@ -36,47 +39,6 @@ const EXTERNAL_KIND_MEMORY = 0x02;
 const FUNCTION_TYPE_FORM = 0x60;
 const BLOCK_TYPE_EMPTY = 0x40;
 const SIMD_PREFIX = 0xfd;
-
-/**
- * Encodes a non-negative integer below 2^32 as unsigned LEB128: 7 bits per byte, least
- * significant group first, with the high bit set on every byte but the last.
- */
-export function encodeUnsignedLeb128(value: number): number[] {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new RangeError(`unsigned LEB128 value must be an integer in [0, 2^32), got ${value}`);
-  }
-  const bytes: number[] = [];
-  let rest = value;
-  do {
-    const group = rest % 128;
-    rest = Math.floor(rest / 128);
-    bytes.push(rest === 0 ? group : group | 0x80);
-  } while (rest !== 0);
-  return bytes;
-}
-
-/**
- * Encodes an integer in [-2^31, 2^31) as signed LEB128: two's-complement 7-bit groups, ending
- * at the first group whose bit 6 already equals the sign of the remaining value.
- */
-export function encodeSignedLeb128(value: number): number[] {
-  if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
-    throw new RangeError(`signed LEB128 value must be an integer in [-2^31, 2^31), got ${value}`);
-  }
-  const bytes: number[] = [];
-  let rest = value;
-  for (;;) {
-    const group = rest & 0x7f;
-    // Arithmetic shift keeps the sign, so a negative value converges to -1 and a positive one to 0.
-    rest >>= 7;
-    const signBitClear = (group & 0x40) === 0;
-    if ((rest === 0 && signBitClear) || (rest === -1 && !signBitClear)) {
-      bytes.push(group);
-      return bytes;
-    }
-    bytes.push(group | 0x80);
-  }
-}
 
 /** Encodes a string as a length-prefixed UTF-8 name. */
 function encodeName(name: string): number[] {
@@ -113,7 +75,7 @@ export class FunctionBuilder {
   readonly results: readonly ValType[];
   private readonly localTypes: ValType[] = [];
   private readonly code: number[] = [];
-  /** Open blocks, loops and ifs; the function body itself is the implicit outermost block. */
+  /** Count of open blocks, loops and ifs. The function body is an implicit block outside them. */
   private openControlCount = 0;
 
   constructor(params: readonly ValType[], results: readonly ValType[] = []) {
@@ -229,10 +191,6 @@ export class FunctionBuilder {
 
   i32Mul(): this {
     return this.emit(0x6c);
-  }
-
-  i32Shl(): this {
-    return this.emit(0x74);
   }
 
   i32And(): this {
@@ -402,7 +360,7 @@ export class ModuleBuilder {
   private readonly bodies: FunctionBuilder[] = [];
   private readonly exports: number[][] = [];
 
-  /** Imports a memory as `module`.`name`; it becomes memory 0. */
+  /** Imports a memory as `module`.`name`, which becomes memory 0. */
   importMemory(module: string, name: string, limits: MemoryLimits): this {
     const { minimumPages, maximumPages, shared = false } = limits;
     if (shared && maximumPages === undefined) {
