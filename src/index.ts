@@ -6,6 +6,8 @@
  */
 export { Tensor, tensor, shapeSize } from './core/tensor.js';
 export { Rng } from './core/random.js';
+export { setBackend, getBackend } from './gemm/backend.js';
+export type { BackendName } from './gemm/backend.js';
 export { ShapeError, ValueError, StateError } from './errors.js';
 export { Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D, layers } from './layers/index.js';
 export type { Conv2DArgs, DenseArgs, DropoutArgs, LayerArgs, MaxPooling2DArgs } from './layers/index.js';

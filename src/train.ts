@@ -10,6 +10,7 @@ import { Tensor } from './core/tensor.js';
 import { DataFormatError, DatasetMissingError } from './data/errors.js';
 import { type MnistSplit, loadMnist, renderDownloadProgress } from './data/mnist.js';
 import { ShapeError, StateError, ValueError } from './errors.js';
+import { getBackend, setBackend } from './gemm/backend.js';
 import type { Logs } from './model/callbacks.js';
 import { saveModel } from './model/save.js';
 import { mnistCnn } from './models/mnist-cnn.js';
@@ -45,6 +46,7 @@ async function train(options: TrainOptions): Promise<number> {
   const all = toTensors(data.train, 0, total);
   const test = toTensors(data.test, 0, Math.min(options.testLimit ?? data.test.count, data.test.count));
 
+  setBackend(options.backend);
   const model = mnistCnn({ seed: options.seed });
   const optimizer = createOptimizer(options.optimizer, options.lr === undefined ? {} : { learningRate: options.lr });
   model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
@@ -52,7 +54,7 @@ async function train(options: TrainOptions): Promise<number> {
   print(
     `Training on ${trainCount} samples, validating on ${total - trainCount}, testing on ${test.x.shape[0]}: ` +
       `epochs=${options.epochs} batch_size=${options.batchSize} threads=${options.threads} optimizer=${options.optimizer} ` +
-      `lr=${optimizer.learningRate} seed=${options.seed}`,
+      `lr=${optimizer.learningRate} seed=${options.seed} backend=${getBackend()}`,
   );
 
   const stepsPerEpoch = Math.ceil(trainCount / options.batchSize);
@@ -113,6 +115,7 @@ async function train(options: TrainOptions): Promise<number> {
         limit: options.limit ?? null,
         testLimit: options.testLimit ?? null,
         microBatchSize: options.microBatchSize,
+        backend: getBackend(),
       },
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -21,6 +21,7 @@ export interface TrainOptions {
   json: boolean;
   download: boolean;
   microBatchSize: number;
+  backend: 'auto' | 'js' | 'wasm';
 }
 
 export const TRAIN_DEFAULTS = {
@@ -84,6 +85,7 @@ export function buildTrainCommand(): Command {
     .addOption(new Option('--save <dir>', 'write the trained model (model.json and weights.bin, TensorFlow.js layers format) to this directory'))
     .addOption(new Option('--json', 'print one JSON object with the history and final metrics on stdout; logs go to stderr').default(false))
     .addOption(new Option('--no-download', 'fail instead of downloading missing MNIST files'))
+    .addOption(new Option('--backend <name>', 'kernels: wasm (WebAssembly SIMD), js (plain TypeScript), or auto (the fastest supported)').choices(['auto', 'js', 'wasm']).default('auto'))
     .addOption(new Option('--micro-batch-size <n>', 'samples per worker task; results depend on it, not on --threads').default(TRAIN_DEFAULTS.microBatchSize).argParser(integer(1)))
     .allowExcessArguments(false)
     .showSuggestionAfterError(true);
@@ -122,5 +124,6 @@ export function parseTrainOptions(argv: string[], write: { out: (s: string) => v
     json: o.json,
     download: o.download,
     microBatchSize: o.microBatchSize,
+    backend: o.backend,
   };
 }

@@ -6,6 +6,7 @@
  * cache what they build from a session or dataset by its id, so repeating a descriptor in
  * each task costs only the clone of a few numbers and buffer handles.
  */
+import type { ResolvedBackend } from '../gemm/backend.js';
 import type { LayerConfig } from '../layers/index.js';
 
 /** A model as workers rebuild it, with the shared buffers of one training session. */
@@ -16,6 +17,8 @@ export interface SessionDescriptor {
   /** Loss name, or null for a model that only predicts. */
   loss: string | null;
   optimizer: { name: string; config: Record<string, unknown> } | null;
+  /** Kernel backend every worker of the session uses. */
+  backend: ResolvedBackend;
   /** Samples per micro-batch: the size of each worker's activation buffers. */
   microBatchSize: number;
   paramCount: number;

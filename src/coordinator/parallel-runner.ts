@@ -17,6 +17,7 @@ export interface SessionSpec {
   layers: SessionDescriptor['layers'];
   loss: string | null;
   optimizer: SessionDescriptor['optimizer'];
+  backend: SessionDescriptor['backend'];
   microBatchSize: number;
   /** Largest batch the session will train on; sets the number of gradient slots. */
   maxBatchSize: number;
@@ -49,6 +50,7 @@ export class ParallelRunner {
       layers: spec.layers,
       loss: spec.loss,
       optimizer: spec.optimizer,
+      backend: spec.backend,
       microBatchSize: spec.microBatchSize,
       paramCount: spec.paramCount,
       weights: spec.weights,

@@ -6,7 +6,7 @@
  * and keeps them, so the steady state of training allocates no tensors: tasks only gather
  * their rows into the replica's input buffer and run.
  */
-import { gemmBlocked } from '../gemm/blocked.js';
+import { gemmFor } from '../gemm/backend.js';
 import { deserializeLayer } from '../layers/index.js';
 import type { StepContext } from '../layers/layer.js';
 import { getLoss } from '../losses/index.js';
@@ -70,7 +70,7 @@ function openSession(desc: SessionDescriptor): WorkerSession {
     weights,
     paramCount: desc.paramCount,
     maxBatch: desc.microBatchSize,
-    gemm: gemmBlocked,
+    gemm: gemmFor(desc.backend),
     alloc: (length) => new Float32Array(length),
   });
   const session: WorkerSession = {

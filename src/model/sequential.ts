@@ -11,6 +11,7 @@ import { InlineExecutor, type Executor } from '../coordinator/executor.js';
 import { ParallelRunner } from '../coordinator/parallel-runner.js';
 import { WorkerPool, checkThreads } from '../coordinator/pool.js';
 import { Rng } from '../core/random.js';
+import { getBackend } from '../gemm/backend.js';
 import { Tensor, sharedFloat32 } from '../core/tensor.js';
 import { ShapeError, StateError, ValueError, formatShape, formatValue } from '../errors.js';
 import { Dropout, serializeLayer } from '../layers/index.js';
@@ -258,7 +259,8 @@ export class Sequential {
       this.executor = wanted === 0 ? new InlineExecutor() : new WorkerPool(wanted === undefined ? {} : { threads: wanted });
       this.runner = null;
     }
-    const key = `${microBatchSize}`;
+    const backend = getBackend();
+    const key = `${microBatchSize}/${backend}`;
     const runner = this.runner;
     if (runner !== null && this.runnerKey === key && runner.session.slotCount * microBatchSize >= maxBatchSize) {
       return runner;
@@ -269,6 +271,7 @@ export class Sequential {
       layers: this.layers.map(serializeLayer),
       loss: this.lossFn?.name ?? null,
       optimizer: optimizer === null ? null : { name: optimizer.className, config: optimizer.getConfig() },
+      backend,
       microBatchSize,
       maxBatchSize: Math.max(maxBatchSize, (runner?.session.slotCount ?? 0) * microBatchSize),
       paramCount: totalParams(this.entries),
