@@ -1,12 +1,15 @@
 /**
  * Typed messages between the coordinator (main thread) and the workers.
  *
- * Every SharedArrayBuffer field is shared: the worker sees the same memory, nothing is
- * copied. Every other field is cloned (structured clone), and all of them are small. Workers
+ * Every SharedArrayBuffer and WebAssembly.Memory field is shared: the worker sees the same
+ * memory, nothing is copied. Every other field is cloned (structured clone), and all of them
+ * are small. ArenaRegion fields locate a buffer inside the session's arena memory. Workers
  * cache what they build from a session or dataset by its id, so repeating a descriptor in
  * each task costs only the clone of a few numbers and buffer handles.
  */
+import type { ArenaRegion } from '../core/arena.js';
 import type { ResolvedBackend } from '../gemm/backend.js';
+import type { WasmMemory } from '../wasm/webassembly-api.js';
 import type { LayerConfig } from '../layers/index.js';
 
 /** A model as workers rebuild it, with the shared buffers of one training session. */
@@ -22,17 +25,19 @@ export interface SessionDescriptor {
   /** Samples per micro-batch: the size of each worker's activation buffers. */
   microBatchSize: number;
   paramCount: number;
-  /** Shared. Float32 weights [paramCount]. */
-  weights: SharedArrayBuffer;
-  /** Shared. Float32 reduced gradient of the last batch [paramCount]. */
-  grads: SharedArrayBuffer;
-  /** Shared. Float32 per-micro-batch gradients [slotCount, paramCount]. */
-  gradSlots: SharedArrayBuffer;
+  /** Shared. The model's arena (src/core/arena.ts); workers allocate their buffers in it too. */
+  memory: WasmMemory;
+  /** Float32 weights [paramCount]. */
+  weights: ArenaRegion;
+  /** Float32 reduced gradient of the last batch [paramCount]. */
+  grads: ArenaRegion;
+  /** Float32 per-micro-batch gradients [slotCount, paramCount]. */
+  gradSlots: ArenaRegion;
   slotCount: number;
-  /** Shared. Float32 optimizer state [slotsPerParam, paramCount]. */
-  optimizerState: SharedArrayBuffer;
-  /** Shared. Float64 [slotCount, 2]: loss sum and correct count of each micro-batch. */
-  slotResults: SharedArrayBuffer;
+  /** Float32 optimizer state [slotsPerParam, paramCount]. */
+  optimizerState: ArenaRegion;
+  /** Float64 [slotCount, 2]: loss sum and correct count of each micro-batch. */
+  slotResults: ArenaRegion;
 }
 
 /** Rows of a dataset in shared memory. */

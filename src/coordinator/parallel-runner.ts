@@ -8,6 +8,7 @@
  * every slot is computed by the same code from the same inputs and summed in the same order,
  * the weights after each step are bit-identical for any number of threads.
  */
+import { type Arena, regionOf } from '../core/arena.js';
 import { sharedFloat32 } from '../core/tensor.js';
 import type { Executor } from './executor.js';
 import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, Task } from './messages.js';
@@ -22,8 +23,10 @@ export interface SessionSpec {
   /** Largest batch the session will train on; sets the number of gradient slots. */
   maxBatchSize: number;
   paramCount: number;
-  weights: SharedArrayBuffer;
-  optimizerState: SharedArrayBuffer;
+  /** The model's arena; weights and optimizer state are already in it. */
+  arena: Arena;
+  weights: Float32Array;
+  optimizerState: Float32Array;
 }
 
 /** Rows per evaluate or predict task: fixed, so sums are grouped the same for any thread count. */
@@ -36,6 +39,7 @@ let nextSessionId = 1;
 export class ParallelRunner {
   readonly session: SessionDescriptor;
   private readonly slotResults: Float64Array;
+  private readonly grads: Float32Array;
   private readonly tasks: Promise<EvaluateResult | null>[] = [];
 
   constructor(
@@ -43,7 +47,10 @@ export class ParallelRunner {
     spec: SessionSpec,
   ) {
     const slotCount = Math.ceil(spec.maxBatchSize / spec.microBatchSize);
-    const slotResults = new SharedArrayBuffer(slotCount * 2 * Float64Array.BYTES_PER_ELEMENT);
+    const { arena } = spec;
+    const grads = arena.allocFloat32(spec.paramCount);
+    const gradSlots = arena.allocFloat32(slotCount * spec.paramCount);
+    const slotResults = arena.allocFloat64(slotCount * 2);
     this.session = {
       id: nextSessionId++,
       inputShape: spec.inputShape,
@@ -53,23 +60,25 @@ export class ParallelRunner {
       backend: spec.backend,
       microBatchSize: spec.microBatchSize,
       paramCount: spec.paramCount,
-      weights: spec.weights,
-      grads: sharedFloat32(spec.paramCount).buffer as SharedArrayBuffer,
-      gradSlots: sharedFloat32(slotCount * spec.paramCount).buffer as SharedArrayBuffer,
+      memory: arena.memory,
+      weights: regionOf(spec.weights),
+      grads: regionOf(grads),
+      gradSlots: regionOf(gradSlots),
       slotCount,
-      optimizerState: spec.optimizerState,
-      slotResults,
+      optimizerState: regionOf(spec.optimizerState),
+      slotResults: regionOf(slotResults),
     };
-    this.slotResults = new Float64Array(slotResults);
+    this.grads = grads;
+    this.slotResults = slotResults;
   }
 
   get threads(): number {
     return this.executor.threads;
   }
 
-  /** The reduced gradient of the last trained batch, [paramCount]. */
+  /** The reduced gradient of the last trained batch, [paramCount] (a view into the arena). */
   get gradients(): Float32Array {
-    return new Float32Array(this.session.grads);
+    return this.grads;
   }
 
   /**

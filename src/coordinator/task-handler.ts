@@ -6,6 +6,7 @@
  * and keeps them, so the steady state of training allocates no tensors: tasks only gather
  * their rows into the replica's input buffer and run.
  */
+import { Arena } from '../core/arena.js';
 import { gemmFor } from '../gemm/backend.js';
 import { deserializeLayer } from '../layers/index.js';
 import type { StepContext } from '../layers/layer.js';
@@ -63,7 +64,8 @@ function openSession(desc: SessionDescriptor): WorkerSession {
   if (totalParams(entries) !== desc.paramCount) {
     throw new Error(`Worker rebuilt ${totalParams(entries)} parameters but the session has ${desc.paramCount}.`);
   }
-  const weights = new Float32Array(desc.weights);
+  const arena = new Arena(desc.memory);
+  const weights = arena.float32(desc.weights);
   const replica = new Replica<Float32Array>({
     layers,
     loss: desc.loss === null ? null : getLoss(desc.loss),
@@ -71,15 +73,15 @@ function openSession(desc: SessionDescriptor): WorkerSession {
     paramCount: desc.paramCount,
     maxBatch: desc.microBatchSize,
     gemm: gemmFor(desc.backend),
-    alloc: (length) => new Float32Array(length),
+    alloc: (length) => arena.allocFloat32(length),
   });
   const session: WorkerSession = {
     replica,
     weights,
-    grads: new Float32Array(desc.grads),
-    gradSlots: new Float32Array(desc.gradSlots),
-    optimizerState: new Float32Array(desc.optimizerState),
-    slotResults: new Float64Array(desc.slotResults),
+    grads: arena.float32(desc.grads),
+    gradSlots: arena.float32(desc.gradSlots),
+    optimizerState: arena.float32(desc.optimizerState),
+    slotResults: arena.float64(desc.slotResults),
     optimizer: desc.optimizer === null ? null : createOptimizer(desc.optimizer.name, desc.optimizer.config),
     step: { training: true, seed: 0, epoch: 0, sampleIds: new Int32Array(0), sampleIdOffset: 0 },
   };

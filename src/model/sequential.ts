@@ -2,8 +2,9 @@
  * Sequential: a linear stack of layers with the Keras / TensorFlow.js model API
  * (add, compile, fit, evaluate, predict, summary, getWeights, setWeights).
  *
- * All parameters live in one SharedArrayBuffer-backed Float32Array, laid out by
- * `buildLayers`; optimizer state lives in another with the same offsets. Training, evaluation
+ * All parameters live in one Float32Array in the model's arena (a shared WebAssembly.Memory),
+ * laid out by `buildLayers`; optimizer state and gradients are arena arrays with the same
+ * offsets, and workers allocate their activation buffers in the same arena. Training, evaluation
  * and prediction run on a worker pool (see src/coordinator) or, with `threads: 0`, on the
  * calling thread.
  */
@@ -12,7 +13,8 @@ import { ParallelRunner } from '../coordinator/parallel-runner.js';
 import { WorkerPool, checkThreads } from '../coordinator/pool.js';
 import { Rng } from '../core/random.js';
 import { getBackend } from '../gemm/backend.js';
-import { Tensor, sharedFloat32 } from '../core/tensor.js';
+import { Arena } from '../core/arena.js';
+import { Tensor } from '../core/tensor.js';
 import { ShapeError, StateError, ValueError, formatShape, formatValue } from '../errors.js';
 import { Dropout, serializeLayer } from '../layers/index.js';
 import { initializeParam } from '../layers/initializers.js';
@@ -64,7 +66,11 @@ export class Sequential {
   stopTraining = false;
   private seed: number;
   private entries: ParamEntry[] = [];
+  private arena: Arena | null = null;
   private weightsArray: Float32Array | null = null;
+  /** Arena marks: the end of the weights, and the end of the optimizer state. */
+  private weightsMark = 0;
+  private sessionMark = 0;
   private lossFn: Loss | null = null;
   private optimizerObject: Optimizer | null = null;
   private optimizerState: Float32Array | null = null;
@@ -103,10 +109,16 @@ export class Sequential {
     if (this.weightsArray !== null) return;
     if (this.layers.length === 0) throw new StateError(`Model '${this.name}' has no layers; add() some before using it.`);
     this.entries = buildLayers(this.layers, this.inputShape);
-    const weights = sharedFloat32(totalParams(this.entries));
+    const paramCount = totalParams(this.entries);
+    const arena = new Arena(undefined, { initialBytes: paramCount * 4 + 4096 });
+    const weights = arena.allocFloat32(paramCount);
     const rng = new Rng(this.seed);
     for (const entry of this.entries) initializeParam(entry.spec, weights, entry.offset, rng);
+    this.arena = arena;
     this.weightsArray = weights;
+    this.weightsMark = arena.mark();
+    this.optimizerState = arena.allocFloat32(1);
+    this.sessionMark = arena.mark();
   }
 
   get inputShape(): number[] {
@@ -137,7 +149,11 @@ export class Sequential {
       throw new TypeError(`compile(): optimizer must be a name ('adam', 'sgd') or an Optimizer, got ${String(args.optimizer)}.`);
     }
     const paramCount = totalParams(this.entries);
-    this.optimizerState = sharedFloat32(Math.max(1, this.optimizerObject.slotsPerParam * paramCount));
+    const arena = this.arena as Arena;
+    // Everything after the weights belonged to the previous compile; start over from there.
+    arena.release(this.weightsMark);
+    this.optimizerState = arena.allocFloat32(Math.max(1, this.optimizerObject.slotsPerParam * paramCount));
+    this.sessionMark = arena.mark();
     this.optimizerStep = 0;
     this.runner = null;
   }
@@ -156,10 +172,17 @@ export class Sequential {
     for (const line of summaryLines(this.name, this.layers)) printFn(line);
   }
 
-  /** The flat weight buffer (shared memory), [countParams()]. */
+  /** The flat weight buffer, a view into the model's arena, [countParams()]. */
   get flatWeights(): Float32Array {
     this.build();
     return this.weightsArray as Float32Array;
+  }
+
+  /** Allocations and bytes in use in the model's arena, counted across all threads. */
+  get arenaUsage(): { allocations: number; usedBytes: number } {
+    this.build();
+    const arena = this.arena as Arena;
+    return { allocations: arena.allocationCount, usedBytes: arena.usedBytes };
   }
 
   /** Parameter names, shapes and offsets in the flat weight buffer. */
@@ -266,6 +289,9 @@ export class Sequential {
       return runner;
     }
     const optimizer = this.optimizerObject;
+    const arena = this.arena as Arena;
+    // The old runner's gradient slots and its workers' buffers sit after sessionMark.
+    arena.release(this.sessionMark);
     this.runner = new ParallelRunner(this.executor, {
       inputShape: this.inputShape,
       layers: this.layers.map(serializeLayer),
@@ -275,8 +301,9 @@ export class Sequential {
       microBatchSize,
       maxBatchSize: Math.max(maxBatchSize, (runner?.session.slotCount ?? 0) * microBatchSize),
       paramCount: totalParams(this.entries),
-      weights: this.flatWeights.buffer as SharedArrayBuffer,
-      optimizerState: (this.optimizerState ?? sharedFloat32(1)).buffer as SharedArrayBuffer,
+      arena,
+      weights: this.flatWeights,
+      optimizerState: this.optimizerState as Float32Array,
     });
     this.runnerKey = key;
     return this.runner;

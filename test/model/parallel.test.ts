@@ -12,7 +12,6 @@ import { buildLayers } from '../../src/model/build.js';
 import type { FitArgs } from '../../src/model/fit.js';
 import { Replica } from '../../src/model/replica.js';
 import { Sequential } from '../../src/model/sequential.js';
-import { relativeError } from '../helpers/gradient-check.js';
 
 const INPUT_SHAPE = [8, 8, 1];
 const SAMPLES = 300;
@@ -140,7 +139,10 @@ for (const count of [128, 100]) {
       let moved = 0;
       for (let i = 0; i < paramCount; i++) {
         const expected = initial[i] - learningRate * gradient[i];
-        assert.ok(relativeError(weights[i], expected) < 1e-6, `weight ${i}: fit gives ${weights[i]}, w - lr g is ${expected}`);
+        // The fit step and the reference step differ only in float32 summation order (micro-batches
+        // and the backend's GEMM), far below the step itself; 1e-7 covers rounding the weight.
+        const stepError = Math.abs(weights[i] - initial[i] + learningRate * gradient[i]);
+        assert.ok(stepError <= 1e-3 * Math.abs(learningRate * gradient[i]) + 1e-7, `weight ${i}: fit gives ${weights[i]}, w - lr g is ${expected}`);
         if (Math.abs(weights[i] - initial[i]) > 1e-5) moved++;
       }
       assert.ok(moved > paramCount / 2, `only ${moved} of ${paramCount} weights moved`);
