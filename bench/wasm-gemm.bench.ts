@@ -13,8 +13,11 @@
  * closer to the unloaded figure when other processes compete for the cores. It counts all of
  * the process's threads, so V8's background work lowers it slightly.
  *
- * The relaxed-SIMD kernel (f32x4.relaxed_madd) is timed only when the engine supports it;
- * Node 20 needs --experimental-wasm-relaxed-simd.
+ * Kernels: "blocked" is the plain-JS GEMM. "wasm-simd" and "wasm-relaxed" get ordinary
+ * Float32Arrays, which each call copies into the module's memory (and C back out). The
+ * "in place" variants get views of the module's memory, so no operand is copied; the second
+ * table gives the time saved per shape. The relaxed-SIMD kernels (f32x4.relaxed_madd) are timed
+ * only when the engine supports them; Node 20 needs --experimental-wasm-relaxed-simd.
  * Every kernel is first checked against gemmNaive on the same inputs, and a mismatch throws.
  *
  * Run: node --import tsx bench/wasm-gemm.bench.ts
@@ -28,7 +31,8 @@ import { Bench } from 'tinybench';
 import { gemmBlocked } from '../src/gemm/blocked.js';
 import { gemmNaive } from '../src/gemm/naive.js';
 import type { GemmFn } from '../src/gemm/types.js';
-import { createWasmGemm, relaxedSimdSupported } from '../src/wasm/gemm-wasm.js';
+import { createWasmGemm, relaxedSimdSupported, wasmGemmScratchBytes } from '../src/wasm/gemm-wasm.js';
+import { getWebAssembly, type WasmApi } from '../src/wasm/webassembly-api.js';
 
 interface GemmShape {
   name: string;
@@ -52,6 +56,7 @@ const CPU_TIMED_CALLS = 10;
 export interface WasmGemmBenchResult {
   shape: string;
   kernel: string;
+  meanMs: number;
   gflops: number;
   cpuGflops: number;
 }
@@ -72,18 +77,62 @@ function describeShape(shape: GemmShape): string {
   return `${shape.name} ${form} ${shape.m}x${shape.n}x${shape.k}`;
 }
 
-/** Creates the kernels to time, by name: blocked JS, wasm SIMD, and wasm relaxed SIMD when supported. */
-function createKernels(): Array<[string, GemmFn<Float32Array>]> {
-  const kernels: Array<[string, GemmFn<Float32Array>]> = [['blocked', gemmBlocked]];
+/** The function and operands that one kernel is timed with on one shape. */
+interface PreparedKernel {
+  gemm: GemmFn<Float32Array>;
+  a: Float32Array;
+  b: Float32Array;
+  c: Float32Array;
+}
+
+interface Kernel {
+  name: string;
+  prepare(shape: GemmShape, a: Float32Array, b: Float32Array, c: Float32Array): PreparedKernel;
+}
+
+/** Wraps a GEMM that takes the operands as they are. */
+function plainKernel(name: string, gemm: GemmFn<Float32Array>): Kernel {
+  return { name, prepare: (_shape, a, b, c) => ({ gemm, a, b, c }) };
+}
+
+/**
+ * Creates a wasm kernel whose operands are views of its own memory. Each shape gets a memory that
+ * contains copies of A, B and C, followed by a scratch region sized for in-place operands.
+ */
+function inPlaceKernel(name: string, relaxed: boolean): Kernel {
+  return {
+    name,
+    prepare: (shape, a, b, c) => {
+      const wasm = getWebAssembly() as WasmApi;
+      const dataBytes = 4 * (a.length + b.length + c.length);
+      const scratchOffset = Math.ceil(dataBytes / 64) * 64;
+      const scratchLength = wasmGemmScratchBytes(shape.m, shape.n, shape.k, { inPlace: { a: true, b: true, c: true } });
+      const memory = new wasm.Memory({ initial: Math.ceil((scratchOffset + scratchLength) / 65536) });
+      const created = createWasmGemm({ memory, relaxed, scratch: { byteOffset: scratchOffset, byteLength: scratchLength } });
+      if (created === null) throw new Error('WebAssembly SIMD is not supported by this engine');
+      const aView = new Float32Array(memory.buffer, 0, a.length);
+      const bView = new Float32Array(memory.buffer, aView.byteLength, b.length);
+      const cView = new Float32Array(memory.buffer, aView.byteLength + bView.byteLength, c.length);
+      aView.set(a);
+      bView.set(b);
+      cView.set(c);
+      return { gemm: created.gemm, a: aView, b: bView, c: cView };
+    },
+  };
+}
+
+/** Creates the kernels to time: blocked JS, and the wasm SIMD kernels the engine supports. */
+function createKernels(): Kernel[] {
+  const kernels: Kernel[] = [plainKernel('blocked', gemmBlocked)];
   const wasm = createWasmGemm();
   if (wasm === null) {
     console.log('WebAssembly SIMD is not supported by this engine; timing the blocked kernel only');
     return kernels;
   }
-  kernels.push(['wasm-simd', wasm.gemm]);
+  kernels.push(plainKernel('wasm-simd', wasm.gemm), inPlaceKernel('wasm-simd in place', false));
   if (relaxedSimdSupported()) {
     const relaxed = createWasmGemm({ relaxed: true });
-    if (relaxed !== null) kernels.push(['wasm-relaxed', relaxed.gemm]);
+    if (relaxed !== null) kernels.push(plainKernel('wasm-relaxed', relaxed.gemm), inPlaceKernel('wasm-relaxed in place', true));
   } else {
     console.log('relaxed SIMD is not enabled (Node 20: --experimental-wasm-relaxed-simd); skipping wasm-relaxed');
   }
@@ -126,12 +175,14 @@ export async function runWasmGemmBench(): Promise<WasmGemmBenchResult[]> {
     const reference = new Float32Array(m * n);
     gemmNaive(transA, transB, m, n, k, 1, a, 0, lda, b, 0, ldb, 0, reference, 0, n);
 
-    for (const [kernelName, kernel] of kernels) {
+    for (const kernel of kernels) {
+      const kernelName = kernel.name;
+      const prepared = kernel.prepare(shape, a, b, c);
       const call = (): void => {
-        kernel(transA, transB, m, n, k, 1, a, 0, lda, b, 0, ldb, 0, c, 0, n);
+        prepared.gemm(transA, transB, m, n, k, 1, prepared.a, 0, lda, prepared.b, 0, ldb, 0, prepared.c, 0, n);
       };
       call();
-      checkResult(kernelName, label, k, c, reference);
+      checkResult(kernelName, label, k, prepared.c, reference);
 
       const bench = new Bench({ time: 500, iterations: 5, warmupIterations: 3, warmupTime: 200 });
       bench.add(kernelName, call);
@@ -149,7 +200,7 @@ export async function runWasmGemmBench(): Promise<WasmGemmBenchResult[]> {
       const cpuMs = (cpuUsed.user + cpuUsed.system) / 1000 / CPU_TIMED_CALLS;
       const cpuGflops = flops / (cpuMs * 1e6);
 
-      results.push({ shape: label, kernel: kernelName, gflops, cpuGflops });
+      results.push({ shape: label, kernel: kernelName, meanMs, gflops, cpuGflops });
       table.push({
         shape: label,
         kernel: kernelName,
@@ -162,7 +213,26 @@ export async function runWasmGemmBench(): Promise<WasmGemmBenchResult[]> {
   }
 
   console.table(table);
+  printInPlaceGains(results);
   return results;
+}
+
+/** Prints, per shape, the mean time of each copying wasm kernel and of its in-place variant. */
+function printInPlaceGains(results: WasmGemmBenchResult[]): void {
+  const gains: Array<Record<string, string | number>> = [];
+  for (const inPlace of results) {
+    if (!inPlace.kernel.endsWith(' in place')) continue;
+    const copying = results.find((r) => r.shape === inPlace.shape && r.kernel === inPlace.kernel.slice(0, -' in place'.length));
+    if (copying === undefined) continue;
+    gains.push({
+      shape: inPlace.shape,
+      kernel: copying.kernel,
+      'copying ms': Number(copying.meanMs.toFixed(2)),
+      'in place ms': Number(inPlace.meanMs.toFixed(2)),
+      'time saved %': Number((100 * (1 - inPlace.meanMs / copying.meanMs)).toFixed(1)),
+    });
+  }
+  if (gains.length > 0) console.table(gains);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

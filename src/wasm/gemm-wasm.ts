@@ -8,29 +8,29 @@
  * Stored A is [M, K], or [K, M] with transA. Stored B is [K, N], or [N, K] with transB.
  *
  * The module is generated at run time by src/wasm/gemm-module.ts, so no binary is stored. A
- * call copies the stored spans of A, B and (when needed) C into the module's memory, runs the
- * blocked loops below, and copies C back. Loop structure, outermost first, as in
- * src/gemm/blocked.ts:
+ * call reads and writes each operand whose Float32Array is a view of the module's memory in
+ * place. It copies the other operands into scratch (gemm-operands.ts), and a copied C back out at
+ * the end. Loop structure, outermost first, as in src/gemm/blocked.ts:
  *   jc  steps over N in blocks of nc columns.
  *   pc  steps over K in blocks of kc, and packs a kc x nc block of op(B) (wasm packB).
  *   ic  steps over M in blocks of mc rows, packs an mc x kc block of op(A) (wasm packA), and
  *       runs the wasm kernel over the whole mc x nc block of C.
  * So JS calls into wasm twice per block, never per micro-tile.
  *
- * Memory layout, in bytes from `scratchStart` (each region starts on a 64-byte boundary):
- *   edge tile   MR * NR floats of spill space for tiles that cross the edge of C
- *   packed A    roundUp(mc, MR) * kc floats
- *   packed B    roundUp(nc, NR) * kc floats
- *   staged A, staged B, staged C
- *                the stored spans of the operands, without the caller's offsets but with the
- *                caller's lda, ldb and ldc.
- * The packing functions and the kernel take byte addresses and byte strides. Operands that
- * already live in this memory could therefore be passed in place of the staged copies, which
- * would skip the copies in and out. Only the staging step in this file would change.
+ * Scratch: each call lays out packed blocks and staged copies in a scratch region of the memory
+ * (gemm-scratch.ts). The region is either
+ *   growable  without the `scratch` option: from the memory's size at creation to its end. A
+ *             call grows the memory when it needs more, so only one instance may use the memory.
+ *             Growing a non-shared memory detaches the caller's views of it, even those that the
+ *             call used in place (it writes C at the right address all the same).
+ *   fixed     with `scratch: { byteOffset, byteLength }`: reserved by the caller. The GEMM never
+ *             grows the memory and writes only to the region and to C, so several instances (one
+ *             per thread, say) can share one shared memory when their regions do not overlap.
  *
  * Rounding: each element of C is summed in float32, in depth order, within a kc-deep block and
  * added to C once per block. kc depends only on K, so the result bits depend only on the shapes
- * and the inputs. alpha and beta are rounded to float32 before use.
+ * and the inputs, not on which operands are used in place. alpha and beta are rounded to float32
+ * before use.
  *
  * NOTE: V8 first compiles the module with its baseline compiler and switches to optimized code
  * after some work, so the first call is slower. A 9216 x 64 x 288 product took about 14 ms on
@@ -39,16 +39,30 @@
 
 import type { GemmFn } from '../gemm/types.js';
 import { FunctionBuilder, ModuleBuilder, ValType } from './emitter.js';
-import { buildGemmModule, type GemmKernelShape, type GemmModuleExports } from './gemm-module.js';
-import { getWebAssembly, type WasmMemory } from './webassembly-api.js';
+import { buildGemmModule, resolveKernelShape, type GemmKernelShape, type GemmModuleExports } from './gemm-module.js';
+import { copyInRows, copyOutRows, MemoryView } from './gemm-operands.js';
+import { chooseBlocking, firstRegionAddress, planScratch, type Blocking, type ScratchLayout } from './gemm-scratch.js';
+import { getWebAssembly, type WasmApi, type WasmMemory } from './webassembly-api.js';
+
+export { wasmGemmScratchBytes, type WasmGemmScratchOptions } from './gemm-scratch.js';
+
+/** A byte range of the memory that one GEMM instance uses as scratch. */
+export interface WasmGemmScratch {
+  byteOffset: number;
+  byteLength: number;
+}
 
 export interface WasmGemmOptions {
-  /**
-   * Memory to work in. The GEMM uses the bytes from the memory's size at creation up to its
-   * end, growing it when a call needs more, so the caller must not store data there.
-   * Default: a new memory owned by the returned object.
-   */
+  /** Memory to work in. Default: a new memory owned by the returned object, all of it scratch. */
   memory?: WasmMemory;
+  /**
+   * Scratch region inside `memory`, which must already contain it. The GEMM then never grows the
+   * memory and writes only to this region and to C. A call that needs more scratch throws a
+   * RangeError naming the bytes it needs; wasmGemmScratchBytes returns a size that suffices.
+   * Without this option the scratch region runs from the memory's size at creation to its end
+   * and grows with it, so the caller must not store data there.
+   */
+  scratch?: WasmGemmScratch;
   /**
    * Use f32x4.relaxed_madd. Throws when the engine lacks relaxed SIMD. Default false. The
    * relaxed-SIMD proposal lets an engine round a * b + c once or twice, so result bits may
@@ -60,33 +74,28 @@ export interface WasmGemmOptions {
 }
 
 export interface WasmGemm {
+  /**
+   * The GEMM. Operands that are views of `memory` are read and written in place; they must lie
+   * outside the scratch region, or the call throws a RangeError. Other operands are copied.
+   */
   gemm: GemmFn<Float32Array>;
   /** The memory the module works in. */
   memory: WasmMemory;
-  /** Byte offset where the GEMM's scratch space begins. */
+  /** Byte offset where the GEMM's scratch region begins. */
   scratchStart: number;
+  /** Byte offset one past the end of the scratch region; Infinity in growable mode. */
+  scratchEnd: number;
   /** The kernel shape in use, relaxedMadd included. */
   kernelShape: GemmKernelShape;
+  /**
+   * Returns whether `array` is a view of `memory`, so that calls use it in place. For a shared
+   * memory it may write the first 4 bytes of the scratch region (see MemoryView in
+   * gemm-operands.ts), and in growable mode grow the memory by a page to reach them.
+   */
+  isInMemory(array: Float32Array): boolean;
 }
 
-/**
- * Default micro-tile, 4 x 8, for both instruction choices: its accumulators, B vectors and
- * splats fit the registers TurboFan allocates (see gemm-module.ts). Its kernel ran at about 66
- * GFLOP/s on one AMD EPYC (Zen 4) core, where 5 x 8 and 6 x 8 spilled and ran at 23 to 44.
- */
-const DEFAULT_SHAPE = { rowsPerTile: 4, vectorsPerRow: 2 } as const;
-
-/** Depths up to this are not split, so C is written once. */
-const MAX_UNSPLIT_DEPTH = 384;
-/** Target depth of a kc block when K is split. */
-const TARGET_BLOCK_DEPTH = 256;
-/** Bytes of a packed A block, so that it stays in an L2 cache of 512 KiB or more. */
-const PACKED_A_BYTES = 192 * 1024;
-/** Bytes of a packed B block. */
-const PACKED_B_BYTES = 2 * 1024 * 1024;
-
 const PAGE_BYTES = 65536;
-const REGION_ALIGNMENT = 64;
 
 let simdSupport: boolean | undefined;
 let relaxedSimdSupport: boolean | undefined;
@@ -114,6 +123,16 @@ export function relaxedSimdSupported(): boolean {
   return relaxedSimdSupport;
 }
 
+/**
+ * Returns the instruction options to create GEMMs with on this engine: relaxed SIMD when the
+ * engine validates it, plain SIMD otherwise. Results stay deterministic for one engine and CPU
+ * either way, but relaxed results may differ in the last bits from plain ones and between
+ * engines or CPUs, because relaxed_madd may round once (fused) or twice.
+ */
+export function preferredWasmGemmOptions(): { relaxed: boolean } {
+  return { relaxed: relaxedSimdSupported() };
+}
+
 function validateProbe(probe: FunctionBuilder): boolean {
   const wasm = getWebAssembly();
   if (wasm === undefined) return false;
@@ -122,10 +141,23 @@ function validateProbe(probe: FunctionBuilder): boolean {
   return wasm.validate(module.build());
 }
 
+/** Compiled modules by kernel shape and memory kind, so that further instances skip compiling. */
+const compiledModules = new Map<string, object>();
+
+function compileGemmModule(wasm: WasmApi, shape: GemmKernelShape, shared: boolean): object {
+  const key = `${shape.rowsPerTile}x${shape.vectorsPerRow} relaxed=${shape.relaxedMadd} shared=${shared}`;
+  let module = compiledModules.get(key);
+  if (module === undefined) {
+    module = new wasm.Module(buildGemmModule(shape, { shared }));
+    compiledModules.set(key, module);
+  }
+  return module;
+}
+
 /**
  * Compiles the SIMD GEMM module and returns a GemmFn that runs it, or null when the engine has
- * no WebAssembly SIMD. Throws when `relaxed` is requested but unsupported, or when a kernel
- * shape value is out of range.
+ * no WebAssembly SIMD. Throws when `relaxed` is requested but unsupported, when a kernel shape
+ * value is out of range, or when `scratch` is invalid or given without `memory`.
  */
 export function createWasmGemm(options: WasmGemmOptions = {}): WasmGemm | null {
   const wasm = getWebAssembly();
@@ -136,173 +168,247 @@ export function createWasmGemm(options: WasmGemmOptions = {}): WasmGemm | null {
       'relaxed SIMD (f32x4.relaxed_madd) is not supported by this engine. On Node 20, run with --experimental-wasm-relaxed-simd, or pass relaxed: false.',
     );
   }
-  const kernelShape: GemmKernelShape = {
-    ...DEFAULT_SHAPE,
-    ...options.kernelShape,
-    relaxedMadd: relaxed,
-  };
-  validateKernelShape(kernelShape);
+  const kernelShape = resolveKernelShape(options.kernelShape, relaxed);
+  if (options.scratch !== undefined && options.memory === undefined) {
+    throw new TypeError('createWasmGemm: the scratch option needs the memory option, because the scratch region is part of a memory the caller owns.');
+  }
 
   const memory = options.memory ?? new wasm.Memory({ initial: 1 });
-  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const bytes = buildGemmModule(kernelShape, { shared });
-  const instance = new wasm.Instance(new wasm.Module(bytes), { env: { memory } });
+  const view = new MemoryView(memory);
+  const instance = new wasm.Instance(compileGemmModule(wasm, kernelShape, view.shared), { env: { memory } });
   const exports = instance.exports as unknown as GemmModuleExports;
-  const scratchStart = options.memory === undefined ? 0 : roundUp(memory.buffer.byteLength, REGION_ALIGNMENT);
 
-  const gemm = makeGemm(exports, memory, scratchStart, kernelShape);
-  return { gemm, memory, scratchStart, kernelShape };
-}
-
-function validateKernelShape(shape: GemmKernelShape): void {
-  const problems: string[] = [];
-  const checkRange = (name: keyof GemmKernelShape, min: number, max: number): void => {
-    const value = shape[name] as number;
-    if (!Number.isInteger(value) || value < min || value > max) {
-      problems.push(`${name} must be an integer in [${min}, ${max}], got ${value}`);
-    }
-  };
-  checkRange('rowsPerTile', 1, 8);
-  checkRange('vectorsPerRow', 1, 4);
-  if (problems.length > 0) throw new RangeError(`invalid WebAssembly GEMM kernel shape: ${problems.join('; ')}`);
-}
-
-/** Block sizes of one call, chosen from the shape alone so that rounding depends on nothing else. */
-interface Blocking {
-  kc: number;
-  mc: number;
-  nc: number;
-}
-
-function chooseBlocking(m: number, n: number, k: number, mr: number, nr: number): Blocking {
-  let kc = k;
-  if (k > MAX_UNSPLIT_DEPTH) {
-    const blockCount = Math.ceil(k / TARGET_BLOCK_DEPTH);
-    kc = Math.ceil(k / blockCount);
+  let region: ScratchRegion;
+  if (options.scratch !== undefined) {
+    region = checkScratch(options.scratch, memory.buffer.byteLength);
+  } else {
+    region = { start: options.memory === undefined ? 0 : memory.buffer.byteLength, end: Number.POSITIVE_INFINITY, growable: true };
   }
-  const mcLimit = Math.max(mr, Math.floor(PACKED_A_BYTES / (4 * kc * mr)) * mr);
-  const ncLimit = Math.max(nr, Math.floor(PACKED_B_BYTES / (4 * kc * nr)) * nr);
-  return { kc, mc: Math.min(m, mcLimit), nc: Math.min(n, ncLimit) };
+
+  const instanceState = new GemmInstance(exports, view, region, kernelShape);
+  return {
+    gemm: instanceState.gemm,
+    memory,
+    scratchStart: region.start,
+    scratchEnd: region.end,
+    kernelShape,
+    isInMemory: (array) => instanceState.isInMemory(array),
+  };
 }
 
-/** Byte addresses of the scratch regions of one call. */
-interface Layout {
-  tile: number;
-  packedA: number;
-  packedB: number;
-  stagedA: number;
-  stagedB: number;
-  stagedC: number;
+/** Scratch region of one instance, in bytes. `end` is Infinity when the region grows. */
+interface ScratchRegion {
+  start: number;
   end: number;
+  growable: boolean;
 }
 
-function makeGemm(exports: GemmModuleExports, memory: WasmMemory, scratchStart: number, shape: GemmKernelShape): GemmFn<Float32Array> {
-  const mr = shape.rowsPerTile;
-  const nr = 4 * shape.vectorsPerRow;
-  let heap = new Float32Array(memory.buffer);
+function checkScratch(scratch: WasmGemmScratch, memoryBytes: number): ScratchRegion {
+  const { byteOffset, byteLength } = scratch;
+  if (!Number.isSafeInteger(byteOffset) || byteOffset < 0 || !Number.isSafeInteger(byteLength) || byteLength < 0) {
+    throw new RangeError(
+      `createWasmGemm: scratch byteOffset and byteLength must be non-negative integers, got ${byteOffset} and ${byteLength}`,
+    );
+  }
+  if (byteOffset + byteLength > memoryBytes) {
+    throw new RangeError(
+      `createWasmGemm: scratch region [${byteOffset}, ${byteOffset + byteLength}) lies past the end of the memory (${memoryBytes} bytes). Grow the memory before creating the GEMM.`,
+    );
+  }
+  return { start: byteOffset, end: byteOffset + byteLength, growable: false };
+}
 
-  const planLayout = (blocking: Blocking, spanA: number, spanB: number, spanC: number): Layout => {
-    let cursor = scratchStart;
-    const take = (floats: number): number => {
-      const start = cursor;
-      cursor = roundUp(cursor + 4 * floats, REGION_ALIGNMENT);
-      return start;
-    };
-    const tile = take(mr * nr);
-    const packedA = take(roundUp(blocking.mc, mr) * blocking.kc);
-    const packedB = take(roundUp(blocking.nc, nr) * blocking.kc);
-    const stagedA = take(spanA);
-    const stagedB = take(spanB);
-    const stagedC = take(spanC);
-    return { tile, packedA, packedB, stagedA, stagedB, stagedC, end: cursor };
-  };
+/** One operand of a call, as stored by the caller. */
+interface Operand {
+  name: 'A' | 'B' | 'C';
+  array: Float32Array;
+  offset: number;
+  rows: number;
+  cols: number;
+  ld: number;
+  /** Byte address of stored element (0, 0) when the array is a view of the memory, else -1. */
+  address: number;
+  /** Bytes from element (0, 0) to the end of the last element. */
+  spanBytes: number;
+  /** Whether the call copies the operand into scratch. */
+  staged: boolean;
+}
 
-  const ensureCapacity = (bytes: number): void => {
-    const current = memory.buffer.byteLength;
-    if (bytes > current) {
-      const pages = Math.ceil((bytes - current) / PAGE_BYTES);
-      try {
-        memory.grow(pages);
-      } catch (error) {
-        throw new RangeError(`WebAssembly GEMM could not grow its memory to ${bytes} bytes: ${String(error)}`);
-      }
-    }
-    // Growing replaces (non-shared) or extends (shared) the buffer, so the view is refreshed.
-    if (heap.buffer !== memory.buffer || heap.length * 4 < memory.buffer.byteLength) heap = new Float32Array(memory.buffer);
-  };
+/** Byte addresses and byte strides at which runBlocks reads A and B and writes C. */
+interface OperandAddresses {
+  a: number;
+  aRowStride: number;
+  aDepthStride: number;
+  b: number;
+  bColStride: number;
+  bDepthStride: number;
+  c: number;
+  ldcBytes: number;
+}
 
-  return (transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) => {
+/** State of one GEMM instance: its module, memory view and scratch region. */
+class GemmInstance {
+  private readonly mr: number;
+  private readonly nr: number;
+  /** Byte address of the probe word (see MemoryView), or null when the region is too small for it. */
+  private readonly probeAddress: number | null;
+
+  constructor(
+    private readonly exports: GemmModuleExports,
+    private readonly view: MemoryView,
+    private readonly region: ScratchRegion,
+    private readonly shape: GemmKernelShape,
+  ) {
+    this.mr = shape.rowsPerTile;
+    this.nr = 4 * shape.vectorsPerRow;
+    const probe = firstRegionAddress(region.start);
+    this.probeAddress = probe + 4 <= region.end ? probe : null;
+  }
+
+  isInMemory(array: Float32Array): boolean {
+    this.reachProbe();
+    return this.view.isMemoryBuffer(array.buffer, this.probeAddress);
+  }
+
+  readonly gemm: GemmFn<Float32Array> = (transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) => {
     if (m <= 0 || n <= 0) return;
     if (alpha === 0 || k <= 0) {
       scaleC(c, cOffset, ldc, m, n, beta);
       return;
     }
 
-    const spanA = storedSpan(transA ? k : m, transA ? m : k, lda);
-    const spanB = storedSpan(transB ? n : k, transB ? k : n, ldb);
-    const spanC = storedSpan(m, n, ldc);
-    checkSpan('A', a, aOffset, spanA);
-    checkSpan('B', b, bOffset, spanB);
-    checkSpan('C', c, cOffset, spanC);
+    this.reachProbe();
+    const opA = this.locate('A', a, aOffset, transA ? k : m, transA ? m : k, lda);
+    const opB = this.locate('B', b, bOffset, transB ? n : k, transB ? k : n, ldb);
+    const opC = this.locate('C', c, cOffset, m, n, ldc);
+    // In-place C is written block by block while A and B are still being read, so an input that
+    // shares bytes with C is copied first, as if the call had copied every operand.
+    if (opC.address >= 0) {
+      for (const input of [opA, opB]) {
+        if (input.address >= 0 && input.address < opC.address + opC.spanBytes && opC.address < input.address + input.spanBytes) {
+          input.staged = true;
+        }
+      }
+    }
 
-    const blocking = chooseBlocking(m, n, k, mr, nr);
-    const layout = planLayout(blocking, spanA, spanB, spanC);
-    ensureCapacity(layout.end);
+    const blocking = chooseBlocking(m, n, k, this.mr, this.nr);
+    const stagedFloats = (operand: Operand): number => (operand.staged ? operand.rows * operand.cols : 0);
+    const layout = planScratch(this.region.start, blocking, this.mr, this.nr, {
+      a: stagedFloats(opA),
+      b: stagedFloats(opB),
+      c: stagedFloats(opC),
+    });
+    if (this.region.growable) {
+      this.ensureCapacity(layout.end);
+    } else if (layout.end > this.region.end) {
+      throw new RangeError(
+        `WebAssembly GEMM: this ${m} x ${n} x ${k} call needs ${layout.end - this.region.start} bytes of scratch, but the scratch region has ${this.region.end - this.region.start}. Reserve wasmGemmScratchBytes(${m}, ${n}, ${k}) bytes, or pass operands that are views of the memory.`,
+      );
+    }
 
-    heap.set(a.subarray(aOffset, aOffset + spanA), layout.stagedA >>> 2);
-    heap.set(b.subarray(bOffset, bOffset + spanB), layout.stagedB >>> 2);
-    // The staged span of C is copied back whole, so it must hold the caller's values wherever the
-    // kernel does not write: in the gaps between rows, and everywhere when beta is not 0.
-    if (beta !== 0 || (m > 1 && ldc > n)) heap.set(c.subarray(cOffset, cOffset + spanC), layout.stagedC >>> 2);
+    const heap = this.view.current();
+    this.stageIn(opA, layout.stagedA, heap);
+    this.stageIn(opB, layout.stagedB, heap);
+    // Staged C is copied back row by row, so it needs the caller's values only when beta reads them.
+    if (beta !== 0) this.stageIn(opC, layout.stagedC, heap);
 
-    runBlocks(exports, shape, layout, blocking, { transA, transB, m, n, k, alpha, lda, ldb, beta, ldc });
+    const aLd = 4 * (opA.staged ? opA.cols : opA.ld);
+    const bLd = 4 * (opB.staged ? opB.cols : opB.ld);
+    const addresses: OperandAddresses = {
+      a: opA.staged ? layout.stagedA : opA.address,
+      aRowStride: transA ? 4 : aLd,
+      aDepthStride: transA ? aLd : 4,
+      b: opB.staged ? layout.stagedB : opB.address,
+      bColStride: transB ? bLd : 4,
+      bDepthStride: transB ? 4 : bLd,
+      c: opC.staged ? layout.stagedC : opC.address,
+      ldcBytes: 4 * (opC.staged ? n : ldc),
+    };
+    runBlocks(this.exports, this.shape, layout, blocking, addresses, { m, n, k, alpha, beta });
 
-    c.set(heap.subarray(layout.stagedC >>> 2, (layout.stagedC >>> 2) + spanC), cOffset);
+    if (opC.staged) copyOutRows(c, cOffset, ldc, this.view.current(), layout.stagedC >>> 2, m, n);
   };
+
+  /** Grows a growable shared memory so that it contains the probe word. */
+  private reachProbe(): void {
+    if (this.region.growable && this.view.shared && this.probeAddress !== null) this.ensureCapacity(this.probeAddress + 4);
+  }
+
+  private locate(name: Operand['name'], array: Float32Array, offset: number, rows: number, cols: number, ld: number): Operand {
+    const span = (rows - 1) * ld + cols;
+    if (offset < 0 || offset + span > array.length) {
+      throw new RangeError(
+        `WebAssembly GEMM: ${name} needs elements [${offset}, ${offset + span}) but has length ${array.length}. Check the offset, leading dimension and sizes.`,
+      );
+    }
+    const spanBytes = 4 * span;
+    let address = -1;
+    if (this.view.isMemoryBuffer(array.buffer, this.probeAddress)) {
+      address = array.byteOffset + 4 * offset;
+      if (address < this.region.end && this.region.start < address + spanBytes) {
+        const regionText = this.region.growable
+          ? `the scratch region, which runs from byte ${this.region.start} to the end of the memory`
+          : `the scratch region [${this.region.start}, ${this.region.end})`;
+        throw new RangeError(
+          `WebAssembly GEMM: ${name} occupies bytes [${address}, ${address + spanBytes}) of the GEMM's memory, which overlap ${regionText}. Place operands outside the scratch region.`,
+        );
+      }
+    }
+    return { name, array, offset, rows, cols, ld, address, spanBytes, staged: address < 0 };
+  }
+
+  /** Copies a staged operand into scratch at byte address `target`, from the memory itself when it lives there. */
+  private stageIn(operand: Operand, target: number, heap: Float32Array): void {
+    if (!operand.staged) return;
+    const inMemory = operand.address >= 0;
+    const source = inMemory ? heap : operand.array;
+    const sourceIndex = inMemory ? operand.address >>> 2 : operand.offset;
+    copyInRows(heap, target >>> 2, source, sourceIndex, operand.rows, operand.cols, operand.ld);
+  }
+
+  private ensureCapacity(bytes: number): void {
+    const current = this.view.byteLength();
+    if (bytes <= current) return;
+    const pages = Math.ceil((bytes - current) / PAGE_BYTES);
+    try {
+      this.view.grow(pages);
+    } catch (error) {
+      throw new RangeError(`WebAssembly GEMM could not grow its memory to ${bytes} bytes: ${String(error)}`);
+    }
+  }
 }
 
-interface GemmArguments {
-  transA: boolean;
-  transB: boolean;
-  m: number;
-  n: number;
-  k: number;
-  alpha: number;
-  lda: number;
-  ldb: number;
-  beta: number;
-  ldc: number;
-}
-
-/** Packs and multiplies block by block over the staged operands (all addresses in bytes). */
-function runBlocks(exports: GemmModuleExports, shape: GemmKernelShape, layout: Layout, blocking: Blocking, args: GemmArguments): void {
-  const { transA, transB, m, n, k, alpha, lda, ldb, beta, ldc } = args;
+/** Packs and multiplies block by block (all addresses and strides in bytes). */
+function runBlocks(
+  exports: GemmModuleExports,
+  shape: GemmKernelShape,
+  layout: ScratchLayout,
+  blocking: Blocking,
+  at: OperandAddresses,
+  args: { m: number; n: number; k: number; alpha: number; beta: number },
+): void {
+  const { m, n, k, alpha, beta } = args;
   const mr = shape.rowsPerTile;
   const nr = 4 * shape.vectorsPerRow;
   const { kc, mc, nc } = blocking;
-  // Element (i, p) of op(A) sits at i * aRowStride + p * aDepthStride floats into staged A, and
-  // element (p, j) of op(B) at j * bColStride + p * bDepthStride floats into staged B.
-  const aRowStride = 4 * (transA ? 1 : lda);
-  const aDepthStride = 4 * (transA ? lda : 1);
-  const bColStride = 4 * (transB ? ldb : 1);
-  const bDepthStride = 4 * (transB ? 1 : ldb);
-  const ldcBytes = 4 * ldc;
+  // Element (i, p) of op(A) sits at a + i * aRowStride + p * aDepthStride, and element (p, j) of
+  // op(B) at b + j * bColStride + p * bDepthStride.
 
   for (let jc = 0; jc < n; jc += nc) {
     const blockCols = Math.min(nc, n - jc);
 
     for (let pc = 0; pc < k; pc += kc) {
       const blockDepth = Math.min(kc, k - pc);
-      const bBlock = layout.stagedB + jc * bColStride + pc * bDepthStride;
-      exports.packB(layout.packedB, bBlock, bColStride, bDepthStride, blockCols, blockDepth);
+      const bBlock = at.b + jc * at.bColStride + pc * at.bDepthStride;
+      exports.packB(layout.packedB, bBlock, at.bColStride, at.bDepthStride, blockCols, blockDepth);
       // The first depth block applies beta; later ones add to what it wrote.
       const blockBeta = pc === 0 ? beta : 1;
 
       for (let ic = 0; ic < m; ic += mc) {
         const blockRows = Math.min(mc, m - ic);
-        const aBlock = layout.stagedA + ic * aRowStride + pc * aDepthStride;
-        exports.packA(layout.packedA, aBlock, aRowStride, aDepthStride, blockRows, blockDepth);
-        const cBlock = layout.stagedC + ic * ldcBytes + jc * 4;
+        const aBlock = at.a + ic * at.aRowStride + pc * at.aDepthStride;
+        exports.packA(layout.packedA, aBlock, at.aRowStride, at.aDepthStride, blockRows, blockDepth);
+        const cBlock = at.c + ic * at.ldcBytes + jc * 4;
         exports.kernel(
           layout.packedA,
           4 * mr,
@@ -311,7 +417,7 @@ function runBlocks(exports: GemmModuleExports, shape: GemmKernelShape, layout: L
           4 * nr,
           4 * nr * blockDepth,
           cBlock,
-          ldcBytes,
+          at.ldcBytes,
           blockRows,
           blockCols,
           blockDepth,
@@ -321,19 +427,6 @@ function runBlocks(exports: GemmModuleExports, shape: GemmKernelShape, layout: L
         );
       }
     }
-  }
-}
-
-/** Floats from element (0, 0) to the last element of a rows x cols matrix with row stride ld. */
-function storedSpan(rows: number, cols: number, ld: number): number {
-  return (rows - 1) * ld + cols;
-}
-
-function checkSpan(name: string, array: Float32Array, offset: number, span: number): void {
-  if (offset < 0 || offset + span > array.length) {
-    throw new RangeError(
-      `WebAssembly GEMM: ${name} needs elements [${offset}, ${offset + span}) but has length ${array.length}. Check the offset, leading dimension and sizes.`,
-    );
   }
 }
 
@@ -348,8 +441,4 @@ function scaleC(c: Float32Array, cOffset: number, ldc: number, m: number, n: num
       for (let index = rowStart; index < rowStart + n; index++) c[index] *= beta;
     }
   }
-}
-
-function roundUp(value: number, multiple: number): number {
-  return Math.ceil(value / multiple) * multiple;
 }

@@ -5,42 +5,17 @@ import { gemmNaive } from '../../src/gemm/naive.js';
 import type { GemmFn } from '../../src/gemm/types.js';
 import {
   createWasmGemm,
+  preferredWasmGemmOptions,
   relaxedSimdSupported,
   wasmSimdSupported,
-  type WasmGemm,
-  type WasmGemmOptions,
 } from '../../src/wasm/gemm-wasm.js';
 import { getWebAssembly, type WasmApi } from '../../src/wasm/webassembly-api.js';
+import { assertSameBits, mulberry32, randomArray, requireWasmGemm, transposeForms } from './helpers.js';
 
 const simdSkip = wasmSimdSupported() ? false : 'WebAssembly SIMD is not supported by this engine';
 const relaxedSkip = relaxedSimdSupported()
   ? false
   : 'relaxed SIMD is not enabled (Node 20 needs --experimental-wasm-relaxed-simd)';
-
-/** mulberry32: a 32-bit seeded PRNG returning floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomArray(length: number, random: () => number): Float32Array {
-  const values = new Float32Array(length);
-  for (let i = 0; i < length; i++) values[i] = random() * 2 - 1;
-  return values;
-}
-
-/** Returns the module's GEMM, failing the test when the engine has no SIMD. */
-function requireWasmGemm(options: WasmGemmOptions = {}): WasmGemm {
-  const created = createWasmGemm(options);
-  assert.ok(created !== null, 'createWasmGemm returned null although SIMD validated');
-  return created;
-}
 
 interface GemmCase {
   transA: boolean;
@@ -106,12 +81,6 @@ function checkAgainstNaive(gemm: GemmFn<Float32Array>, c: GemmCase, random: () =
   return cWasm;
 }
 
-const transposeForms: Array<[boolean, boolean]> = [
-  [false, false],
-  [true, false],
-  [false, true],
-  [true, true],
-];
 const oddSizes = [1, 3, 5, 7, 13, 17, 31, 33, 65, 130];
 const alphas = [1, -0.5, 2.25];
 const betas = [0, 1, 0.75, -1.5];
@@ -231,14 +200,6 @@ function runBitTest(gemm: GemmFn<Float32Array>, transA: boolean, transB: boolean
   return c;
 }
 
-function assertSameBits(actual: Float32Array, expected: Float32Array, label: string): void {
-  const actualBits = new Uint32Array(actual.buffer, actual.byteOffset, actual.length);
-  const expectedBits = new Uint32Array(expected.buffer, expected.byteOffset, expected.length);
-  for (let i = 0; i < actualBits.length; i++) {
-    assert.equal(actualBits[i], expectedBits[i], `${label}: bits differ at ${i}: ${actual[i]} vs ${expected[i]}`);
-  }
-}
-
 test('wasm gemm repeated calls give identical bits', { skip: simdSkip }, () => {
   const first = requireWasmGemm();
   const second = requireWasmGemm();
@@ -337,4 +298,11 @@ test('wasm gemm relaxed matches naive', { skip: simdSkip || relaxedSkip }, () =>
 
 test('wasm gemm relaxed request without support throws', { skip: simdSkip || (relaxedSkip ? false : 'relaxed SIMD is enabled') }, () => {
   assert.throws(() => createWasmGemm({ relaxed: true }), /--experimental-wasm-relaxed-simd/);
+});
+
+test('wasm gemm preferred options follow relaxed support', { skip: simdSkip }, () => {
+  const preferred = preferredWasmGemmOptions();
+  assert.deepEqual(preferred, { relaxed: relaxedSimdSupported() });
+  const { kernelShape } = requireWasmGemm(preferred);
+  assert.equal(kernelShape.relaxedMadd, relaxedSimdSupported());
 });
