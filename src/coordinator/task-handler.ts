@@ -7,7 +7,7 @@
  * their rows into the replica's input buffer and run.
  */
 import { Arena } from '../core/arena.js';
-import { gemmFor } from '../gemm/backend.js';
+import { arenaGemm } from '../gemm/backend.js';
 import { deserializeLayer } from '../layers/index.js';
 import type { StepContext } from '../layers/layer.js';
 import { getLoss } from '../losses/index.js';
@@ -72,7 +72,7 @@ function openSession(desc: SessionDescriptor): WorkerSession {
     weights,
     paramCount: desc.paramCount,
     maxBatch: desc.microBatchSize,
-    gemm: gemmFor(desc.backend),
+    gemm: arenaGemm(desc.backend, arena),
     alloc: (length) => arena.allocFloat32(length),
   });
   const session: WorkerSession = {
