@@ -1,6 +1,7 @@
 /**
  * Reference 2-D convolution over channels-last (NHWC) tensors as direct loops, with no im2col
- * and no GEMM. The tests compare the fast kernels in conv2d.ts against these.
+ * and no GEMM, plus element-by-element im2col and col2im. The tests compare the fast kernels
+ * in conv2d.ts against these.
  *
  * Legend (channels-last, as Keras):
  *   N      batch
@@ -147,6 +148,70 @@ export function conv2dBackwardFilterNaive<T extends FloatArray>(
             }
           }
           dW[wRow + k] += sum;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Reference im2col: cols[(n, p, q), (r, s, c)] = x[n, h, wi, c], or 0 where (h, wi) is
+ * padding, with one index computation per element. Overwrites cols.
+ *
+ * @param cols [N*P*Q, R*S*C], overwritten
+ * @param x [N, H, W, C]
+ */
+export function im2colNaive<T extends FloatArray>(cols: T, x: T, n: number, g: ConvGeometry): void {
+  const { inH, inW, inC, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = g;
+  const depth = kH * kW * inC;
+
+  for (let b = 0; b < n; b++) {
+    for (let p = 0; p < outH; p++) {
+      for (let q = 0; q < outW; q++) {
+        const colRow = ((b * outH + p) * outW + q) * depth;
+        for (let r = 0; r < kH; r++) {
+          const h = p * strideH - padTop + r;
+          for (let s = 0; s < kW; s++) {
+            const wi = q * strideW - padLeft + s;
+            const inside = h >= 0 && h < inH && wi >= 0 && wi < inW;
+            for (let c = 0; c < inC; c++) {
+              const colIndex = colRow + (r * kW + s) * inC + c;
+              cols[colIndex] = inside ? x[((b * inH + h) * inW + wi) * inC + c] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Reference col2im, the adjoint of im2colNaive: dX is zeroed over its N*H*W*C extent, then
+ * every element of dCols that im2colNaive would copy from x is added back at its source.
+ * The additions run in row-major order of dCols.
+ *
+ * @param dX [N, H, W, C], overwritten
+ * @param dCols [N*P*Q, R*S*C]
+ */
+export function col2imNaive<T extends FloatArray>(dX: T, dCols: T, n: number, g: ConvGeometry): void {
+  const { inH, inW, inC, kH, kW, strideH, strideW, padTop, padLeft, outH, outW } = g;
+  const depth = kH * kW * inC;
+  dX.fill(0, 0, n * inH * inW * inC);
+
+  for (let b = 0; b < n; b++) {
+    for (let p = 0; p < outH; p++) {
+      for (let q = 0; q < outW; q++) {
+        const colRow = ((b * outH + p) * outW + q) * depth;
+        for (let r = 0; r < kH; r++) {
+          const h = p * strideH - padTop + r;
+          if (h < 0 || h >= inH) continue;
+          for (let s = 0; s < kW; s++) {
+            const wi = q * strideW - padLeft + s;
+            if (wi < 0 || wi >= inW) continue;
+            for (let c = 0; c < inC; c++) {
+              dX[((b * inH + h) * inW + wi) * inC + c] += dCols[colRow + (r * kW + s) * inC + c];
+            }
+          }
         }
       }
     }

@@ -62,7 +62,8 @@ export function poolGeometry(
 /**
  * Computes y[n, p, q, c] = max of x over the in-range part of the window of (p, q), and stores
  * the flat index into x of the winner in argmax. On ties the first element in row-major
- * window order wins. Overwrites y and argmax.
+ * window order wins. Overwrites y and argmax. A 2x2 window with stride 2 and no padding
+ * runs a loop specialized for it, with the same result.
  *
  * NOTE: NaN is selected only when it is the first in-range element of its window, because
  * later elements replace the running max only when strictly greater.
@@ -78,6 +79,10 @@ export function maxPoolForward<T extends FloatArray>(
   n: number,
   g: PoolGeometry,
 ): void {
+  if (isInteriorPool2x2(g)) {
+    maxPool2x2Forward(y, argmax, x, n, g);
+    return;
+  }
   const { inH, inW, channels, poolH, poolW, strideH, strideW, padTop, padLeft, outH, outW } = g;
 
   for (let b = 0; b < n; b++) {
@@ -111,6 +116,59 @@ export function maxPoolForward<T extends FloatArray>(
               }
             }
           }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Reports whether the pooling is 2x2 with stride 2 and every window lies inside the input:
+ * 'valid' padding, or 'same' padding on an even size, which pads nothing.
+ */
+function isInteriorPool2x2(g: PoolGeometry): boolean {
+  const window2x2 = g.poolH === 2 && g.poolW === 2 && g.strideH === 2 && g.strideW === 2;
+  return window2x2 && g.padTop === 0 && g.padLeft === 0 && 2 * g.outH <= g.inH && 2 * g.outW <= g.inW;
+}
+
+/**
+ * maxPoolForward for a 2x2 window with stride 2 whose windows all lie inside the input. The
+ * four window elements are compared in scan order with a strict >, so ties and NaN behave as
+ * in the general loop.
+ */
+function maxPool2x2Forward<T extends FloatArray>(y: T, argmax: Int32Array, x: T, n: number, g: PoolGeometry): void {
+  const { inH, inW, channels, outH, outW } = g;
+  const inputRowLength = inW * channels;
+  let yIndex = 0;
+
+  for (let b = 0; b < n; b++) {
+    const imageStart = b * inH * inputRowLength;
+    for (let p = 0; p < outH; p++) {
+      const topRowStart = imageStart + 2 * p * inputRowLength;
+      for (let q = 0; q < outW; q++) {
+        const topLeft = topRowStart + 2 * q * channels;
+        for (let c = 0; c < channels; c++) {
+          const i00 = topLeft + c;
+          const i01 = i00 + channels;
+          const i10 = i00 + inputRowLength;
+          const i11 = i10 + channels;
+          let best = x[i00];
+          let bestIndex = i00;
+          if (x[i01] > best) {
+            best = x[i01];
+            bestIndex = i01;
+          }
+          if (x[i10] > best) {
+            best = x[i10];
+            bestIndex = i10;
+          }
+          if (x[i11] > best) {
+            best = x[i11];
+            bestIndex = i11;
+          }
+          y[yIndex] = best;
+          argmax[yIndex] = bestIndex;
+          yIndex++;
         }
       }
     }

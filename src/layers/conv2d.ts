@@ -4,7 +4,9 @@
  * Legend: N batch, H x W input, C in-channels, R x S kernel, K filters, P x Q output.
  * x is [N, H, W, C], the kernel is [R, S, C, K] as in Keras, the bias [K], y [N, P, Q, K].
  * The convolution is lowered to im2col plus GEMM (src/kernels/conv2d.ts); the im2col matrix
- * from forward is kept for the kernel gradient.
+ * from forward is kept for the kernel gradient. One input channel takes the same path: on the
+ * first MNIST layer (batch 128, Node 20, one thread), a direct TypeScript loop for C = 1 ran
+ * 15 to 20 times slower than im2col plus the WebAssembly GEMM, in forward and kernel gradient.
  */
 import type { FloatArray } from '../gemm/types.js';
 import {
@@ -14,8 +16,8 @@ import {
   conv2dForward,
   convGeometry,
 } from '../kernels/conv2d.js';
-import { type ActivationName, activationBackward, activationForward, checkActivation } from './activations.js';
-import { addRowVector, sumRowsInto } from './dense.js';
+import { activationBiasBackward, biasActivationForward } from '../kernels/bias-activation.js';
+import { type ActivationName, checkActivation } from './activations.js';
 import {
   Layer,
   type LayerArgs,
@@ -141,17 +143,17 @@ class Conv2DRuntime<T extends FloatArray> implements LayerRuntime<T> {
     const z = this.logits ?? this.y;
     conv2dForward(z, x, this.kernel, this.cols, n, g, this.ctx.gemm);
     const rows = n * g.outH * g.outW;
-    if (this.biasOffset >= 0) addRowVector(z, this.ctx.weights, this.biasOffset, rows, g.outC);
-    activationForward(this.layer.activation, this.y, z, rows, g.outC);
+    biasActivationForward(this.layer.activation, this.y, z, this.ctx.weights, this.biasOffset, rows, g.outC);
   }
 
   /** @param x [N, H, W, C] @param dY [N, P, Q, K] */
   backward(x: T, dY: T, n: number, computeDX: boolean, grads: T, gradBase: number, dYIsPreactivation: boolean): void {
     const g = this.g;
     const rows = n * g.outH * g.outW;
-    // y = act(z), z = conv(x, W) + b; dZ overwrites dY.
-    if (!dYIsPreactivation) activationBackward(this.layer.activation, dY, dY, this.y, rows, g.outC);
-    if (this.biasOffset >= 0) sumRowsInto(grads, gradBase + this.biasOffset, dY, rows, g.outC, this.biasScratch);
+    // y = act(z), z = conv(x, W) + b; dZ overwrites dY, and dB += sum over rows of dZ.
+    const activation = dYIsPreactivation ? 'linear' : this.layer.activation;
+    const dBOffset = this.biasOffset >= 0 ? gradBase + this.biasOffset : -1;
+    activationBiasBackward(activation, dY, this.y, grads, dBOffset, rows, g.outC, this.biasScratch);
     // dW += cols^T dZ, with cols as forward left them.
     conv2dBackwardFilter(this.kernelGradView(grads, gradBase), dY, this.cols, n, g, this.ctx.gemm);
     // dX = col2im(dZ W^T); the im2col matrix is no longer needed, so it holds dCols.

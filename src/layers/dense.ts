@@ -6,7 +6,8 @@
  * convolution.
  */
 import type { FloatArray } from '../gemm/types.js';
-import { type ActivationName, activationBackward, activationForward, checkActivation } from './activations.js';
+import { activationBiasBackward, biasActivationForward } from '../kernels/bias-activation.js';
+import { type ActivationName, checkActivation } from './activations.js';
 import { Layer, type LayerArgs, type LayerRuntime, type ParamSpec, type RuntimeContext, positiveInt } from './layer.js';
 
 export interface DenseArgs extends LayerArgs {
@@ -89,43 +90,21 @@ class DenseRuntime<T extends FloatArray> implements LayerRuntime<T> {
     const weights = this.ctx.weights;
     const z = this.logits ?? this.y;
     this.ctx.gemm(false, false, n, units, inputs, 1, x, 0, inputs, weights, this.kernelOffset, units, 0, z, 0, units);
-    if (this.biasOffset >= 0) addRowVector(z, weights, this.biasOffset, n, units);
-    activationForward(this.layer.activation, this.y, z, n, units);
+    biasActivationForward(this.layer.activation, this.y, z, weights, this.biasOffset, n, units);
   }
 
   /** @param x [N, I] @param dY [N, U] */
   backward(x: T, dY: T, n: number, computeDX: boolean, grads: T, gradBase: number, dYIsPreactivation: boolean): void {
     const { inputs, units } = this;
-    // y = act(z), z = x W + b; dZ overwrites dY.
-    if (!dYIsPreactivation) activationBackward(this.layer.activation, dY, dY, this.y, n, units);
+    // y = act(z), z = x W + b; dZ overwrites dY, and dB += sum over rows of dZ.
+    const activation = dYIsPreactivation ? 'linear' : this.layer.activation;
+    const dBOffset = this.biasOffset >= 0 ? gradBase + this.biasOffset : -1;
+    activationBiasBackward(activation, dY, this.y, grads, dBOffset, n, units, this.biasScratch);
     // dW += x^T dZ
     this.ctx.gemm(true, false, inputs, units, n, 1, x, 0, inputs, dY, 0, units, 1, grads, gradBase + this.kernelOffset, units);
-    if (this.biasOffset >= 0) sumRowsInto(grads, gradBase + this.biasOffset, dY, n, units, this.biasScratch);
     // dX = dZ W^T
     if (computeDX) {
       this.ctx.gemm(false, true, n, inputs, units, 1, dY, 0, units, this.ctx.weights, this.kernelOffset, units, 0, this.dX, 0, inputs);
     }
   }
-}
-
-/** z[r, j] += v[vOffset + j] for r < rows. */
-export function addRowVector(z: FloatArray, v: FloatArray, vOffset: number, rows: number, width: number): void {
-  for (let r = 0; r < rows; r++) {
-    const rowOffset = r * width;
-    for (let j = 0; j < width; j++) z[rowOffset + j] += v[vOffset + j];
-  }
-}
-
-/**
- * out[outOffset + j] += sum over r of d[r, j]: the bias gradient. The sums run row by row in
- * the float64 `scratch` (length >= width), which keeps the access sequential and the long
- * sums of a convolution's output precise.
- */
-export function sumRowsInto(out: FloatArray, outOffset: number, d: FloatArray, rows: number, width: number, scratch: Float64Array): void {
-  scratch.fill(0, 0, width);
-  for (let r = 0; r < rows; r++) {
-    const rowOffset = r * width;
-    for (let j = 0; j < width; j++) scratch[j] += d[rowOffset + j];
-  }
-  for (let j = 0; j < width; j++) out[outOffset + j] += scratch[j];
 }

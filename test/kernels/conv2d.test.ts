@@ -15,9 +15,11 @@ import {
   type Padding,
 } from '../../src/kernels/conv2d.js';
 import {
+  col2imNaive,
   conv2dBackwardFilterNaive,
   conv2dBackwardInputNaive,
   conv2dForwardNaive,
+  im2colNaive,
 } from '../../src/kernels/conv2d-naive.js';
 
 /** mulberry32: a 32-bit seeded PRNG returning floats in [0, 1). */
@@ -305,4 +307,49 @@ test('conv2d naive gradients match central differences', () => {
       assert.ok(Math.abs(numeric - gradient[i]) <= 1e-6, `${name}[${i}] is ${gradient[i]}, numeric ${numeric}`);
     }
   }
+});
+
+/** Cases for im2col and col2im, including stride past the kernel and several channels. */
+const loweringCases: ConvCase[] = [
+  ...convCases,
+  { n: 2, inH: 6, inW: 7, inC: 4, kH: 3, kW: 3, outC: 1, stride: 1, padding: 'valid' },
+  { n: 1, inH: 5, inW: 9, inC: 2, kH: 2, kW: 4, outC: 1, stride: 3, padding: 'same' },
+  { n: 2, inH: 3, inW: 3, inC: 5, kH: 3, kW: 3, outC: 1, stride: 1, padding: 'same' },
+  { n: 1, inH: 8, inW: 5, inC: 3, kH: 1, kW: 2, outC: 1, stride: 4, padding: 'valid' },
+];
+
+for (const [index, c] of loweringCases.entries()) {
+  test(`im2col ${describeConv(c)} matches naive`, () => {
+    const random = mulberry32(300 + index);
+    const g = convGeometry(c.inH, c.inW, c.inC, c.kH, c.kW, c.outC, c.stride, c.stride, c.padding);
+    const size = sizes(c.n, g);
+    const x = fillRandom(new Float32Array(size.x), random);
+    const cols = new Float32Array(size.cols).fill(Number.NaN);
+    const colsNaive = new Float32Array(size.cols);
+    im2col(cols, x, c.n, g);
+    im2colNaive(colsNaive, x, c.n, g);
+    assert.deepEqual(Array.from(cols), Array.from(colsNaive));
+  });
+
+  test(`col2im ${describeConv(c)} matches naive`, () => {
+    // Same additions in the same order, so the sums must agree to the bit.
+    const random = mulberry32(400 + index);
+    const g = convGeometry(c.inH, c.inW, c.inC, c.kH, c.kW, c.outC, c.stride, c.stride, c.padding);
+    const size = sizes(c.n, g);
+    const dCols = fillRandom(new Float32Array(size.cols), random);
+    const dX = new Float32Array(size.x).fill(Number.NaN);
+    const dXNaive = new Float32Array(size.x).fill(Number.NaN);
+    col2im(dX, dCols, c.n, g);
+    col2imNaive(dXNaive, dCols, c.n, g);
+    assert.deepEqual(Array.from(dX), Array.from(dXNaive));
+  });
+}
+
+test('im2col same padding writes zeros by hand', () => {
+  // 2x2 single-channel input [[1, 2], [3, 4]], 2x2 kernel, 'same': the padding row and column
+  // go below and right, so the window of output (p, q) covers rows p..p+1, columns q..q+1.
+  const g = convGeometry(2, 2, 1, 2, 2, 1, 1, 1, 'same');
+  const cols = new Float32Array(16).fill(Number.NaN);
+  im2col(cols, new Float32Array([1, 2, 3, 4]), 1, g);
+  assert.deepEqual(Array.from(cols), [1, 2, 3, 4, 2, 0, 4, 0, 3, 4, 0, 0, 4, 0, 0, 0]);
 });

@@ -133,6 +133,11 @@ const poolCases: Array<{ n: number; h: number; w: number; c: number; pool: numbe
   { n: 1, h: 9, w: 9, c: 1, pool: 2, stride: 2, padding: 'same' },
   { n: 3, h: 6, w: 4, c: 4, pool: 2, stride: 1, padding: 'valid' },
   { n: 1, h: 5, w: 8, c: 2, pool: 1, stride: 3, padding: 'same' },
+  // 2x2 windows with stride 2 and no padding take the specialized loop.
+  { n: 2, h: 7, w: 9, c: 3, pool: 2, stride: 2, padding: 'valid' },
+  { n: 3, h: 6, w: 4, c: 5, pool: 2, stride: 2, padding: 'valid' },
+  { n: 2, h: 6, w: 8, c: 1, pool: 2, stride: 2, padding: 'same' },
+  { n: 1, h: 7, w: 6, c: 2, pool: 2, stride: 2, padding: 'same' },
 ];
 
 for (const c of poolCases) {
@@ -197,4 +202,41 @@ test('maxPoolBackward matches central differences', () => {
     if (dX[i] !== 0) nonZero++;
   }
   assert.ok(nonZero > 0, 'gradient is all zero');
+});
+
+test('maxPoolForward 2x2 stride 2 ties pick scan order', () => {
+  // One 2x2 window per case; the first element in scan order (top-left, top-right,
+  // bottom-left, bottom-right) among the maxima wins.
+  const g = poolGeometry(2, 2, 1, 2, 2, 2, 2, 'valid');
+  const cases: Array<[number[], number]> = [
+    [[3, 3, 3, 3], 0],
+    [[1, 3, 3, 3], 1],
+    [[1, 2, 3, 3], 2],
+    [[1, 2, 0, 3], 3],
+    [[-1, -1, -2, -1], 0],
+  ];
+  for (const [values, winner] of cases) {
+    const y = new Float32Array(1);
+    const argmax = new Int32Array(1);
+    maxPoolForward(y, argmax, new Float32Array(values), 1, g);
+    assert.equal(argmax[0], winner, `argmax of [${values}]`);
+    assert.equal(y[0], values[winner], `max of [${values}]`);
+  }
+});
+
+test('maxPoolForward 2x2 stride 2 NaN matches naive', () => {
+  // NaN wins only as the first element of its window, in both loops.
+  const g = poolGeometry(4, 4, 2, 2, 2, 2, 2, 'valid');
+  const x = new Float64Array(32);
+  for (let i = 0; i < 32; i++) x[i] = (i * 7) % 5;
+  for (const i of [0, 3, 11, 30]) x[i] = Number.NaN;
+  const y = new Float64Array(8);
+  const argmax = new Int32Array(8);
+  const yNaive = new Float64Array(8);
+  const argmaxNaive = new Int32Array(8);
+  maxPoolForward(y, argmax, x, 1, g);
+  maxPoolForwardNaive(yNaive, argmaxNaive, x, 1, g);
+  assert.deepEqual(Array.from(argmax), Array.from(argmaxNaive));
+  assert.deepEqual(Array.from(y), Array.from(yNaive));
+  assert.ok(Number.isNaN(y[0]), 'NaN first in its window is selected');
 });

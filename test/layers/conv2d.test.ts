@@ -123,6 +123,19 @@ test('Conv2D 5x5x3 k3x3 f2 same s1 relu batch 2 gradients', () => {
   checkLayerGradients({ layer: new Conv2D(convArgs(c)), inputShape: c.inputShape, batch: 2, seed: 31, x, weights });
 });
 
+test('Conv2D 6x5x1 k3x3 f3 same s1 relu batch 2 gradients', () => {
+  // One input channel, as in the first layer of an MNIST network, with the fused bias and relu.
+  const c: ConvCase = { inputShape: [6, 5, 1], filters: 3, kernelSize: 3, strides: 1, padding: 'same', useBias: true, activation: 'relu' };
+  const rng = new Rng(37);
+  const x = uniformArray(2 * 30, rng);
+  const weights = uniformArray(3 * 3 * 1 * 3 + 3, rng);
+  const z = forwardFloat64(new Conv2D({ ...convArgs(c), activation: 'linear' }), c.inputShape, x, 2, weights);
+  assert.ok(minAbs(z) > 1e-3, `a pre-activation is ${minAbs(z)} from the ReLU kink`);
+  assert.ok(z.some((v) => v < 0), 'no pre-activation is negative, so the zero branch of ReLU is not covered');
+  assert.ok(z.some((v) => v > 0), 'no pre-activation is positive, so the identity branch of ReLU is not covered');
+  checkLayerGradients({ layer: new Conv2D(convArgs(c)), inputShape: c.inputShape, batch: 2, seed: 37, x, weights });
+});
+
 const SHAPE_CASES: { args: Conv2DArgs; input: number[]; output: number[] }[] = [
   { args: { filters: 32, kernelSize: 3 }, input: [28, 28, 1], output: [26, 26, 32] },
   { args: { filters: 64, kernelSize: 3 }, input: [26, 26, 32], output: [24, 24, 64] },
