@@ -236,5 +236,7 @@ function printInPlaceGains(results: WasmGemmBenchResult[]): void {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runWasmGemmBench();
+  const results = await runWasmGemmBench();
+  // With --json, the last line holds the results for bench/run.ts.
+  if (process.argv.includes('--json')) console.log(JSON.stringify(results));
 }
