@@ -71,7 +71,10 @@ export interface GradientTask {
   seed: number;
 }
 
-/** Sums the gradient slots into the gradient and applies the optimizer over [start, end). */
+/**
+ * Sums the gradient slots into the gradient over [start, end), and applies the optimizer there
+ * after the last round of a batch.
+ */
 export interface UpdateTask {
   kind: 'update';
   session: SessionDescriptor;
@@ -79,6 +82,10 @@ export interface UpdateTask {
   end: number;
   /** Number of filled gradient slots, summed in slot order. */
   slotsUsed: number;
+  /** Add the slot sum to the gradient of earlier rounds instead of replacing it. */
+  accumulate: boolean;
+  /** Apply the optimizer step (the batch's last round). */
+  apply: boolean;
   step: number;
   learningRate: number;
 }

@@ -29,6 +29,13 @@ export interface SessionSpec {
   optimizerState: Float32Array;
 }
 
+/**
+ * Gradient slots per session. A batch with more micro-batches than this is reduced in rounds
+ * of this many, so the slot memory stays bounded (16 x 4.8 MB for the MNIST CNN) for any
+ * batch size. The rounds depend only on the batch and micro-batch sizes, not on threads.
+ */
+export const MAX_GRADIENT_SLOTS = 16;
+
 /** Rows per evaluate or predict task: fixed, so sums are grouped the same for any thread count. */
 const EVAL_ROWS_PER_TASK = 256;
 /** Update ranges start on multiples of this many parameters. */
@@ -46,7 +53,7 @@ export class ParallelRunner {
     private readonly executor: Executor,
     spec: SessionSpec,
   ) {
-    const slotCount = Math.ceil(spec.maxBatchSize / spec.microBatchSize);
+    const slotCount = Math.min(MAX_GRADIENT_SLOTS, Math.ceil(spec.maxBatchSize / spec.microBatchSize));
     const { arena } = spec;
     const grads = arena.allocFloat32(spec.paramCount);
     const gradSlots = arena.allocFloat32(slotCount * spec.paramCount);
@@ -96,39 +103,45 @@ export class ParallelRunner {
   }): Promise<EvaluateResult> {
     const { session } = this;
     const micro = session.microBatchSize;
-    const slotsUsed = Math.ceil(args.batchSize / micro);
-    if (slotsUsed > session.slotCount) {
-      throw new RangeError(`Batch of ${args.batchSize} needs ${slotsUsed} gradient slots; the session has ${session.slotCount}.`);
-    }
-    this.tasks.length = 0;
-    for (let slot = 0; slot < slotsUsed; slot++) {
-      const start = slot * micro;
-      this.tasks.push(
-        this.executor.run({
-          kind: 'gradient',
-          session,
-          dataset: args.dataset,
-          slot,
-          orderOffset: args.orderOffset + start,
-          count: Math.min(micro, args.batchSize - start),
-          batchSize: args.batchSize,
-          epoch: args.epoch,
-          seed: args.seed,
-        }),
-      );
-    }
-    await Promise.all(this.tasks);
+    const microCount = Math.ceil(args.batchSize / micro);
     let lossSum = 0;
     let correct = 0;
-    for (let slot = 0; slot < slotsUsed; slot++) {
-      lossSum += this.slotResults[slot * 2];
-      correct += this.slotResults[slot * 2 + 1];
+    for (let first = 0; first < microCount; first += session.slotCount) {
+      const slotsUsed = Math.min(session.slotCount, microCount - first);
+      this.tasks.length = 0;
+      for (let slot = 0; slot < slotsUsed; slot++) {
+        const start = (first + slot) * micro;
+        this.tasks.push(
+          this.executor.run({
+            kind: 'gradient',
+            session,
+            dataset: args.dataset,
+            slot,
+            orderOffset: args.orderOffset + start,
+            count: Math.min(micro, args.batchSize - start),
+            batchSize: args.batchSize,
+            epoch: args.epoch,
+            seed: args.seed,
+          }),
+        );
+      }
+      await Promise.all(this.tasks);
+      for (let slot = 0; slot < slotsUsed; slot++) {
+        lossSum += this.slotResults[slot * 2];
+        correct += this.slotResults[slot * 2 + 1];
+      }
+      const last = first + slotsUsed >= microCount;
+      await this.update({ slotsUsed, accumulate: first > 0, apply: last, step: args.step, learningRate: args.learningRate });
     }
-    await this.update(slotsUsed, args.step, args.learningRate);
     return { lossSum, correct };
   }
 
-  private async update(slotsUsed: number, step: number, learningRate: number): Promise<void> {
+  /** Whether this session's buffers serve batches of up to `batchSize` samples. */
+  fits(batchSize: number): boolean {
+    return this.session.slotCount >= Math.min(MAX_GRADIENT_SLOTS, Math.ceil(batchSize / this.session.microBatchSize));
+  }
+
+  private async update(round: { slotsUsed: number; accumulate: boolean; apply: boolean; step: number; learningRate: number }): Promise<void> {
     const paramCount = this.session.paramCount;
     const parts = Math.max(1, Math.min(this.executor.threads, Math.ceil(paramCount / UPDATE_ALIGN)));
     const chunk = Math.ceil(paramCount / parts / UPDATE_ALIGN) * UPDATE_ALIGN;
@@ -140,9 +153,7 @@ export class ParallelRunner {
           session: this.session,
           start,
           end: Math.min(paramCount, start + chunk),
-          slotsUsed,
-          step,
-          learningRate,
+          ...round,
         }),
       );
     }

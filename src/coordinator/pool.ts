@@ -1,6 +1,11 @@
 /**
  * WorkerPool: a fixed-size Piscina pool of shardnet workers.
  *
+ * At most one task per core runs at a time, however many workers there are: on 2 cores, 8
+ * compute-bound workers running at once only evict each other's caches (training measured
+ * 40% slower than with 2). Tasks beyond that wait here, in submission order, and the workers
+ * that never receive one never build a replica.
+ *
  * Idle workers do not keep the process alive (Piscina unrefs them), so a program that
  * trains and returns exits on its own; close() tears the pool down explicitly.
  */
@@ -40,16 +45,21 @@ export function checkThreads(value: unknown): number {
 
 export class WorkerPool implements Executor {
   readonly threads: number;
+  /** Tasks that may run at once: the smaller of threads and cores. */
+  readonly concurrency: number;
   private readonly piscina: Piscina;
   private closed = false;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(options: WorkerPoolOptions = {}) {
     const filled = { ...WORKER_POOL_DEFAULTS, ...options };
     this.threads = checkThreads(filled.threads);
     const cores = availableParallelism();
+    this.concurrency = Math.min(this.threads, cores);
     if (this.threads > cores && !oversubscriptionNoted) {
       oversubscriptionNoted = true;
-      filled.warn(`shardnet: ${this.threads} threads on ${cores} cores; workers will share cores.`);
+      filled.warn(`shardnet: ${this.threads} threads on ${cores} cores; at most ${cores} tasks run at once.`);
     }
     this.piscina = new Piscina({
       filename: workerFile(),
@@ -60,9 +70,19 @@ export class WorkerPool implements Executor {
     });
   }
 
-  run(task: Task): Promise<EvaluateResult | null> {
-    if (this.closed) return Promise.reject(new Error('The worker pool is closed.'));
-    return this.piscina.run(task) as Promise<EvaluateResult | null>;
+  async run(task: Task): Promise<EvaluateResult | null> {
+    if (this.closed) throw new Error('The worker pool is closed.');
+    // A finishing task hands its slot straight to the first waiting one, so `running` never
+    // exceeds the concurrency, even for a moment.
+    if (this.running < this.concurrency) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return (await this.piscina.run(task)) as EvaluateResult | null;
+    } finally {
+      const next = this.waiting.shift();
+      if (next === undefined) this.running--;
+      else next();
+    }
   }
 
   async close(): Promise<void> {

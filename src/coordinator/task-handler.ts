@@ -143,8 +143,9 @@ function runUpdate(task: UpdateTask): void {
   for (let i = task.start; i < task.end; i++) {
     let sum = gradSlots[i];
     for (let s = 1; s < task.slotsUsed; s++) sum += gradSlots[s * paramCount + i];
-    grads[i] = sum;
+    grads[i] = task.accumulate ? grads[i] + sum : sum;
   }
+  if (!task.apply) return;
   optimizer.applyRange({
     weights: session.weights,
     grads,

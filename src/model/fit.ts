@@ -8,7 +8,7 @@
  */
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { ValueError, formatValue } from '../errors.js';
+import { StateError, ValueError, formatValue } from '../errors.js';
 import { type Callback, History, type Logs } from './callbacks.js';
 import { checkInputs, describeDataset, prepareTargets } from './dataset.js';
 import { DEFAULT_MICRO_BATCH_SIZE, type Sequential } from './sequential.js';
@@ -44,6 +44,24 @@ function checkIntOption(value: unknown, option: string, min: number): number {
 }
 
 export async function runFit(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
+  model.requireCompiled('fit');
+  const disposals = model.beginFit();
+  let history: History;
+  try {
+    history = await fitLoop(model, x, y, args);
+  } catch (error) {
+    // When dispose() tore the worker pool down under the running fit, say so instead of
+    // passing on the pool's termination error.
+    if (model.endFit(disposals)) {
+      throw new StateError(`dispose() was called on model '${model.name}' while fit() was running; training stopped.`, { cause: error });
+    }
+    throw error;
+  }
+  model.endFit(disposals);
+  return history;
+}
+
+async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
   const loss = model.requireCompiled('fit');
   const epochs = checkIntOption(args.epochs ?? 1, 'epochs', 0);
   const batchSize = checkIntOption(args.batchSize ?? 32, 'batchSize', 1);

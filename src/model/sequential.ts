@@ -78,6 +78,8 @@ export class Sequential {
   private executor: Executor | null = null;
   private runner: ParallelRunner | null = null;
   private runnerKey = '';
+  private fitting = false;
+  private disposals = 0;
 
   constructor(args: SequentialArgs = {}) {
     this.name = args.name ?? (modelCount++ === 0 ? 'sequential' : `sequential_${modelCount - 1}`);
@@ -223,7 +225,7 @@ export class Sequential {
     const loss = this.requireCompiled('evaluate');
     const count = checkInputs(x, this.layers[0]);
     const targets = prepareTargets(y, count, this.layers[this.layers.length - 1], loss);
-    const runner = this.getRunner(args.threads, args.batchSize ?? 32);
+    const runner = this.getRunner(args.threads, args.batchSize ?? 32, DEFAULT_MICRO_BATCH_SIZE, 'infer');
     const result = await runner.evaluate(describeDataset(x, targets, targets.length / count, null));
     return { loss: result.lossSum / count, accuracy: result.correct / count };
   }
@@ -232,7 +234,7 @@ export class Sequential {
   async predict(x: Tensor, args: EvaluateArgs = {}): Promise<Tensor> {
     this.build();
     const count = checkInputs(x, this.layers[0]);
-    const runner = this.getRunner(args.threads, args.batchSize ?? 32);
+    const runner = this.getRunner(args.threads, args.batchSize ?? 32, DEFAULT_MICRO_BATCH_SIZE, 'infer');
     const width = this.outputShape.reduce((a, b) => a * b, 1);
     const output = await runner.predict(describeDataset(x, null, 0, null), width);
     return new Tensor(output, [count, ...this.outputShape]);
@@ -240,6 +242,7 @@ export class Sequential {
 
   /** Closes the model's worker pool. The model stays usable; a later call starts a new pool. */
   async dispose(): Promise<void> {
+    this.disposals++;
     const executor = this.executor;
     this.executor = null;
     this.runner = null;
@@ -254,6 +257,21 @@ export class Sequential {
     return this.lossFn;
   }
 
+  /** @internal Marks the start of fit(); a second concurrent fit() is rejected. */
+  beginFit(): number {
+    if (this.fitting) {
+      throw new StateError(`fit() is already running on model '${this.name}'; await it before calling fit() again.`);
+    }
+    this.fitting = true;
+    return this.disposals;
+  }
+
+  /** @internal Marks the end of fit(); returns whether dispose() was called since beginFit. */
+  endFit(disposalsAtStart: number): boolean {
+    this.fitting = false;
+    return this.disposals !== disposalsAtStart;
+  }
+
   /** @internal The next optimizer step number (1-based), advanced by fit(). */
   nextOptimizerStep(): number {
     return ++this.optimizerStep;
@@ -263,8 +281,11 @@ export class Sequential {
    * @internal Returns a runner on a pool of `threads` workers (0: the calling thread) whose
    * gradient slots fit batches of `maxBatchSize`, reusing the current one when it fits.
    */
-  getRunner(threads: number | undefined, maxBatchSize: number, microBatchSize = DEFAULT_MICRO_BATCH_SIZE): ParallelRunner {
+  getRunner(threads: number | undefined, maxBatchSize: number, microBatchSize = DEFAULT_MICRO_BATCH_SIZE, purpose: 'train' | 'infer' = 'train'): ParallelRunner {
     this.build();
+    // Inference inside a running fit() (from a callback) must not replace the training
+    // session, whose buffers the new one would reuse.
+    if (purpose === 'infer' && this.fitting && this.runner !== null) return this.runner;
     let wanted: number | undefined;
     if (threads === 0) wanted = 0;
     else if (threads !== undefined) wanted = checkThreads(threads);
@@ -282,10 +303,14 @@ export class Sequential {
       this.executor = wanted === 0 ? new InlineExecutor() : new WorkerPool(wanted === undefined ? {} : { threads: wanted });
       this.runner = null;
     }
+    // A micro-batch larger than the batch would only size buffers that are never filled.
+    microBatchSize = Math.min(microBatchSize, maxBatchSize);
     const backend = getBackend();
     const key = `${microBatchSize}/${backend}`;
     const runner = this.runner;
-    if (runner !== null && this.runnerKey === key && runner.session.slotCount * microBatchSize >= maxBatchSize) {
+    // Any session of the current backend can evaluate and predict; only training needs slots.
+    const reusable = purpose === 'infer' ? this.runnerKey.endsWith(`/${backend}`) : this.runnerKey === key && runner?.fits(maxBatchSize) === true;
+    if (runner !== null && reusable) {
       return runner;
     }
     const optimizer = this.optimizerObject;

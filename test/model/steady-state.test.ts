@@ -59,3 +59,52 @@ test('new session reuses released arena bytes', async () => {
     await fresh.dispose();
   }
 });
+
+test('batch of 600 reduces in rounds', async () => {
+  // 600 / 16 = 38 micro-batches: three rounds of at most 16 slots.
+  const { x, y } = data(600);
+  const inline = smallNet();
+  const pooled = smallNet();
+  try {
+    const history = await inline.fit(x, y, { epochs: 1, batchSize: 600, threads: 0 });
+    await pooled.fit(x, y, { epochs: 1, batchSize: 600, threads: 3 });
+    assert.deepEqual(pooled.flatWeights, inline.flatWeights);
+    assert.ok(Number.isFinite(history.history.loss[0]));
+    const oneBatchBytes = inline.arenaUsage.usedBytes;
+    const wide = smallNet();
+    await wide.fit(x, y, { epochs: 1, batchSize: 256, threads: 0 });
+    assert.equal(oneBatchBytes, wide.arenaUsage.usedBytes, 'batches of 256 and 600 both use 16 slots');
+    await wide.dispose();
+  } finally {
+    await inline.dispose();
+    await pooled.dispose();
+  }
+});
+
+test('concurrent fit on one model rejected', async () => {
+  const { x, y } = data(64);
+  const model = smallNet();
+  try {
+    const first = model.fit(x, y, { epochs: 1, batchSize: 32, threads: 0 });
+    await assert.rejects(model.fit(x, y, { epochs: 1, threads: 0 }), { name: 'StateError', message: /already running/ });
+    await first;
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('dispose during fit gives StateError', async () => {
+  const { x, y } = data(256);
+  const model = smallNet();
+  const running = model.fit(x, y, {
+    epochs: 3,
+    batchSize: 32,
+    threads: 2,
+    callbacks: {
+      onBatchEnd: async (batch) => {
+        if (batch === 1) await model.dispose();
+      },
+    },
+  });
+  await assert.rejects(running, { name: 'StateError', message: /dispose\(\) was called/ });
+});
