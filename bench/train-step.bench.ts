@@ -1,29 +1,36 @@
 /**
- * Training and inference throughput of the MNIST CNN on the worker pool, per thread count.
+ * Training and inference throughput of the MNIST CNN on the worker pool, for one thread
+ * count per process, so that the peak resident set size belongs to that thread count alone.
  *
- * Each case builds the model, warms the pool up with one batch (workers compile their code
- * and allocate their buffers), then times whole batches of 128 synthetic 28x28 samples with
- * tinybench. Figures are samples per second.
+ * The case builds the model, warms the pool up with two batches (workers compile their code
+ * and allocate their buffers), then times whole training batches of 128 synthetic 28x28
+ * samples and inference over 1,024 samples with tinybench.
  *
- * Run: node --import tsx bench/train-step.bench.ts [threads...]
+ * Run: node --import tsx bench/train-step.bench.ts THREADS [--backend js|wasm]
+ * It prints one JSON line.
  */
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { Rng } from '../src/core/random.js';
 import { Tensor } from '../src/core/tensor.js';
+import { type BackendName, getBackend, setBackend } from '../src/gemm/backend.js';
 import { mnistCnn } from '../src/models/mnist-cnn.js';
 
 export interface ThroughputResult {
   threads: number;
+  backend: string;
   trainSamplesPerSecond: number;
   inferenceSamplesPerSecond: number;
-  /** Resident set size of the process after the case, in MiB (workers are threads of it). */
-  rssMiB: number;
+  /** Peak resident set size of the process, in MiB (workers are threads of it). */
+  peakRssMiB: number;
 }
 
 const BATCH = 128;
+const TRAIN_BATCHES = 8;
+const INFERENCE_SAMPLES = 1024;
 
-function syntheticBatch(count: number): { x: Tensor; y: Tensor } {
+function syntheticData(count: number): { x: Tensor; y: Tensor } {
   const rng = new Rng(7);
   const x = Tensor.zeros([count, 28, 28, 1], { shared: true });
   const y = Tensor.zeros([count]);
@@ -32,40 +39,45 @@ function syntheticBatch(count: number): { x: Tensor; y: Tensor } {
   return { x, y };
 }
 
-export async function runTrainStepBench(threadCounts: number[] = [1, 2], iterations = 4): Promise<ThroughputResult[]> {
-  const { x, y } = syntheticBatch(BATCH);
-  const inferX = syntheticBatch(BATCH * 4).x;
-  const results: ThroughputResult[] = [];
-  for (const threads of threadCounts) {
-    const model = mnistCnn({ seed: 1 });
-    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-    await model.fit(x, y, { batchSize: BATCH, threads, shuffle: false });
-    const bench = new Bench({ iterations, warmupIterations: 0, time: 0 });
-    bench.add(`train ${threads}`, async () => {
-      await model.fit(x, y, { batchSize: BATCH, threads, shuffle: false });
+function meanMs(bench: Bench, index: number): number {
+  const task = bench.tasks[index];
+  const result = task.result;
+  if (result.state !== 'completed') throw new Error(`${task.name}: benchmark ended in state '${result.state}'`);
+  return result.latency.mean;
+}
+
+export async function measureThroughput(threads: number, backend: BackendName = 'auto'): Promise<ThroughputResult> {
+  setBackend(backend);
+  const train = syntheticData(BATCH * TRAIN_BATCHES);
+  const inference = syntheticData(INFERENCE_SAMPLES).x;
+  const model = mnistCnn({ seed: 1 });
+  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+  try {
+    await model.fit(train.x.slice(0, 2 * BATCH), train.y.slice(0, 2 * BATCH), { batchSize: BATCH, threads, shuffle: false });
+    await model.predict(inference.slice(0, 256), { threads });
+    const bench = new Bench({ iterations: 3, warmupIterations: 0, time: 0 });
+    bench.add('train', async () => {
+      await model.fit(train.x, train.y, { batchSize: BATCH, threads, shuffle: false });
     });
-    bench.add(`predict ${threads}`, async () => {
-      await model.predict(inferX, { threads });
+    bench.add('predict', async () => {
+      await model.predict(inference, { threads });
     });
     await bench.run();
-    const [trainMs, predictMs] = bench.tasks.map((task) => {
-      const result = task.result;
-      if (result.state !== 'completed') throw new Error(`${task.name}: benchmark ended in state '${result.state}'`);
-      return result.latency.mean;
-    });
-    results.push({
+    return {
       threads,
-      trainSamplesPerSecond: (BATCH * 1000) / trainMs,
-      inferenceSamplesPerSecond: (BATCH * 4 * 1000) / predictMs,
-      rssMiB: process.memoryUsage().rss / 2 ** 20,
-    });
+      backend: getBackend(),
+      trainSamplesPerSecond: (BATCH * TRAIN_BATCHES * 1000) / meanMs(bench, 0),
+      inferenceSamplesPerSecond: (INFERENCE_SAMPLES * 1000) / meanMs(bench, 1),
+      peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    };
+  } finally {
     await model.dispose();
   }
-  return results;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const threads = process.argv.slice(2).map(Number);
-  const results = await runTrainStepBench(threads.length > 0 ? threads : [1, 2]);
-  console.table(results.map((r) => ({ ...r, trainSamplesPerSecond: Math.round(r.trainSamplesPerSecond), inferenceSamplesPerSecond: Math.round(r.inferenceSamplesPerSecond), rssMiB: Math.round(r.rssMiB) })));
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { backend: { type: 'string', default: 'auto' } } });
+  const threads = Number(positionals[0] ?? 2);
+  const result = await measureThroughput(threads, values.backend as BackendName);
+  console.log(JSON.stringify(result));
 }

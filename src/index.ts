@@ -21,6 +21,7 @@ export { Sequential } from './model/sequential.js';
 export type { SequentialArgs, CompileArgs, EvaluateArgs, EvaluateOutput } from './model/sequential.js';
 export type { FitArgs } from './model/fit.js';
 export { History } from './model/callbacks.js';
+export { saveModel, loadModel } from './model/save.js';
 export type { Callback, Logs } from './model/callbacks.js';
 export { WorkerPool } from './coordinator/pool.js';
 export type { WorkerPoolOptions } from './coordinator/pool.js';

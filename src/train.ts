@@ -4,8 +4,10 @@
  * evaluates it on the samples it trained on, the validation split and the test set.
  * `--help` lists the options.
  */
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
 import { parseTrainOptions, UsageError, type TrainOptions } from './cli/options.js';
-import { ProgressLogger } from './cli/progress.js';
+import { ProgressLogger, formatMetric } from './cli/progress.js';
 import { Tensor } from './core/tensor.js';
 import { DataFormatError, DatasetMissingError } from './data/errors.js';
 import { type MnistSplit, loadMnist, renderDownloadProgress } from './data/mnist.js';
@@ -28,10 +30,25 @@ function toTensors(split: MnistSplit, start: number, end: number): { x: Tensor; 
   return { x, y };
 }
 
+/**
+ * Creates the --save directory before training, so that a path that cannot hold the model
+ * fails in a second instead of after the whole run.
+ */
+async function prepareSaveDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, fsConstants.W_OK);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new UsageError(`--save ${dir}: cannot create or write this directory (${reason}); give a writable directory path.`, 2);
+  }
+}
+
 async function train(options: TrainOptions): Promise<number> {
   const log = options.json ? process.stderr : process.stdout;
   const print = (line: string) => log.write(`${line}\n`);
 
+  if (options.save !== undefined) await prepareSaveDir(options.save);
   const data = await loadMnist({
     dataDir: options.data,
     download: options.download,
@@ -41,7 +58,7 @@ async function train(options: TrainOptions): Promise<number> {
   const total = Math.min(options.limit ?? available, available);
   const trainCount = Math.floor(total * (1 - options.validationSplit));
   if (trainCount < 1 || (options.validationSplit > 0 && trainCount === total)) {
-    throw new ValueError(`--validation-split ${options.validationSplit} of ${total} samples leaves no samples for training or validation; use more samples or another split.`);
+    throw new UsageError(`--validation-split ${options.validationSplit} of ${total} samples leaves no samples for training or validation; use more samples or another split.`, 2);
   }
   const all = toTensors(data.train, 0, total);
   const test = toTensors(data.test, 0, Math.min(options.testLimit ?? data.test.count, data.test.count));
@@ -85,7 +102,7 @@ async function train(options: TrainOptions): Promise<number> {
   };
   const gap = (final.train as SplitMetrics).accuracy - (final.test as SplitMetrics).accuracy;
   for (const [name, m] of Object.entries(final)) {
-    if (m !== null) print(`${name.padEnd(10)} loss: ${m.loss.toFixed(4)} - accuracy: ${m.accuracy.toFixed(4)} (${m.samples} samples)`);
+    if (m !== null) print(`${name.padEnd(10)} loss: ${formatMetric(m.loss)} - accuracy: ${m.accuracy.toFixed(4)} (${m.samples} ${m.samples === 1 ? 'sample' : 'samples'})`);
   }
   print(`train-test accuracy gap: ${gap.toFixed(4)}`);
   print(`training: ${trainSeconds.toFixed(1)}s, ${Math.round(samplesPerSecond)} samples/s on ${options.threads} threads`);
@@ -140,13 +157,26 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await train(options);
   } catch (error) {
-    if (EXPECTED_ERRORS.some((type) => error instanceof type)) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`train.js: ${error.message}\n`);
+      return error.exitCode;
+    }
+    // File-system errors (EISDIR, EACCES, ENOSPC...) carry a message that names the path.
+    const systemError = typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined;
+    if (systemError || EXPECTED_ERRORS.some((type) => error instanceof type)) {
       process.stderr.write(`train.js: ${(error as Error).message}\n`);
       return 1;
     }
     throw error;
   }
 }
+
+// A closed pipe (train.js | head) is the reader's choice, not a failure worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  process.stderr.write(`train.js: cannot write to standard output: ${error.message}\n`);
+  process.exit(1);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -37,7 +37,7 @@ export const TRAIN_DEFAULTS = {
 function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\s*-?\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
+    if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
       throw new InvalidArgumentError(`expected an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}.`);
     }
     return n;
@@ -50,6 +50,11 @@ function fraction(value: string): number {
     throw new InvalidArgumentError('expected a number from 0 up to (not including) 1.');
   }
   return n;
+}
+
+function nonEmpty(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a non-empty path.');
+  return value;
 }
 
 function positiveNumber(value: string): number {
@@ -74,15 +79,15 @@ export function buildTrainCommand(): Command {
     .description('Train the Keras MNIST CNN on worker threads and report training, validation and test accuracy.')
     .addOption(new Option('--epochs <n>', 'passes over the training data').default(TRAIN_DEFAULTS.epochs).argParser(integer(1)))
     .addOption(new Option('--batch-size <n>', 'samples per gradient step').default(TRAIN_DEFAULTS.batchSize).argParser(integer(1)))
-    .addOption(new Option('--threads <n>', 'worker threads (default: number of cores)').default(TRAIN_DEFAULTS.threads).argParser(integer(1, 1024)))
+    .addOption(new Option('--threads <n>', 'worker threads').default(TRAIN_DEFAULTS.threads, `${TRAIN_DEFAULTS.threads}, the number of cores`).argParser(integer(1, 1024)))
     .addOption(new Option('--lr <rate>', 'learning rate (default: 0.001 for adam, 0.01 for sgd)').argParser(positiveNumber))
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default(TRAIN_DEFAULTS.optimizer))
     .addOption(new Option('--validation-split <fraction>', 'fraction of the training data held out for validation (the last samples, as in Keras)').default(TRAIN_DEFAULTS.validationSplit).argParser(fraction))
     .addOption(new Option('--seed <n>', 'seed of weight initialization, shuffling and dropout').default(TRAIN_DEFAULTS.seed).argParser(integer(0, 2 ** 32 - 1)))
-    .addOption(new Option('--data <dir>', 'directory of the MNIST IDX files (default: $MNIST_DIR, else data/mnist)'))
+    .addOption(new Option('--data <dir>', 'directory of the MNIST IDX files (default: $MNIST_DIR, else data/mnist)').argParser(nonEmpty))
     .addOption(new Option('--limit <n>', 'train on the first n training samples only').argParser(integer(1)))
     .addOption(new Option('--test-limit <n>', 'evaluate on the first n test samples only').argParser(integer(1)))
-    .addOption(new Option('--save <dir>', 'write the trained model (model.json and weights.bin, TensorFlow.js layers format) to this directory'))
+    .addOption(new Option('--save <dir>', 'write the trained model (model.json and weights.bin, TensorFlow.js layers format) to this directory').argParser(nonEmpty))
     .addOption(new Option('--json', 'print one JSON object with the history and final metrics on stdout; logs go to stderr').default(false))
     .addOption(new Option('--no-download', 'fail instead of downloading missing MNIST files'))
     .addOption(new Option('--backend <name>', 'kernels: wasm (WebAssembly SIMD), js (plain TypeScript), or auto (the fastest supported)').choices(['auto', 'js', 'wasm']).default('auto'))
@@ -91,11 +96,24 @@ export function buildTrainCommand(): Command {
     .showSuggestionAfterError(true);
 }
 
+/** Rejects an option given twice, which would otherwise silently keep the last value. */
+function rejectRepeatedOptions(argv: string[]): void {
+  const seen = new Set<string>();
+  for (const arg of argv) {
+    if (arg === '--') break;
+    if (!arg.startsWith('--')) continue;
+    const name = arg.split('=')[0].replace(/^--no-/, '--');
+    if (seen.has(name)) throw new UsageError(`option '${name}' is given more than once; give it once.`, 2);
+    seen.add(name);
+  }
+}
+
 /**
  * Parses argv (without the node and script entries). Throws UsageError for invalid input;
  * help and version output are written by commander and reported with exit code 0.
  */
 export function parseTrainOptions(argv: string[], write: { out: (s: string) => void; err: (s: string) => void }): TrainOptions {
+  rejectRepeatedOptions(argv);
   const command = buildTrainCommand();
   command.exitOverride();
   command.configureOutput({ writeOut: write.out, writeErr: () => {} });

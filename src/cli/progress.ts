@@ -9,7 +9,7 @@ export interface ProgressOptions {
   stepsPerEpoch: number;
   batchSize: number;
   /** Where text goes; a stream with isTTY set gets the redrawn bar. */
-  stream: NodeJS.WritableStream & { isTTY?: boolean };
+  stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   /** Minimum milliseconds between two redraws of the bar. */
   redrawMs?: number;
 }
@@ -19,8 +19,13 @@ const BAR_WIDTH = 30;
 function formatLogs(logs: Logs, keys: string[]): string {
   return keys
     .filter((key) => logs[key] !== undefined)
-    .map((key) => `${key}: ${logs[key].toFixed(4)}`)
+    .map((key) => `${key}: ${formatMetric(logs[key])}`)
     .join(' - ');
+}
+
+/** Four decimals, as Keras prints metrics; exponent notation where that would be unreadable. */
+export function formatMetric(value: number): string {
+  return Math.abs(value) >= 1e6 ? value.toExponential(4) : value.toFixed(4);
 }
 
 function formatSeconds(seconds: number): string {
@@ -37,6 +42,12 @@ export class ProgressLogger implements Callback {
 
   constructor(private readonly options: ProgressOptions) {
     this.tty = options.stream.isTTY === true;
+  }
+
+  /** Cuts a redrawn line to the terminal width: a wrapped line would not be redrawn in place. */
+  private fit(line: string): string {
+    const columns = this.options.stream.columns;
+    return columns !== undefined && columns > 1 && line.length >= columns ? line.slice(0, columns - 1) : line;
   }
 
   onEpochBegin(epoch: number): void {
@@ -65,7 +76,7 @@ export class ProgressLogger implements Callback {
     const running = { loss: this.lossSum / this.seen, accuracy: this.correctSum / this.seen };
     const width = String(steps).length;
     const counter = `${String(batch + 1).padStart(width)}/${steps}`;
-    this.options.stream.write(`\r${counter} [${bar}] - ETA: ${formatSeconds(eta)} - ${formatLogs(running, ['loss', 'accuracy'])}\u001b[K`);
+    this.options.stream.write(`\r${this.fit(`${counter} [${bar}] - ETA: ${formatSeconds(eta)} - ${formatLogs(running, ['loss', 'accuracy'])}`)}\u001b[K`);
   }
 
   onEpochEnd(epoch: number, logs: Logs = {}): void {
@@ -77,7 +88,7 @@ export class ProgressLogger implements Callback {
     const timing = `${formatSeconds(seconds)} ${Math.round(stepMs)}ms/step ${Math.round(samplesPerSecond)} samples/s`;
     if (this.tty) {
       const bar = '='.repeat(BAR_WIDTH);
-      this.options.stream.write(`\r${steps}/${steps} [${bar}] - ${timing} - ${metrics}\u001b[K\n`);
+      this.options.stream.write(`\r${this.fit(`${steps}/${steps} [${bar}] - ${timing} - ${metrics}`)}\u001b[K\n`);
     } else {
       this.options.stream.write(`Epoch ${epoch + 1}/${this.options.epochs} - ${timing} - ${metrics}\n`);
     }

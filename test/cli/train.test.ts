@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -106,5 +106,33 @@ describe('train.js on MNIST', { skip: mnistDir === undefined ? 'MNIST_DIR is not
     assert.match(stdout, /^Epoch 1\/1 - .* loss: \d\.\d{4} - accuracy: \d\.\d{4} - val_loss: /m);
     assert.match(stdout, /^test +loss: \d\.\d{4} - accuracy: \d\.\d{4} \(200 samples\)$/m);
     assert.match(stdout, /^train-test accuracy gap: -?\d\.\d{4}$/m);
+  });
+});
+
+describe('train.js usage errors', () => {
+  it('rejects a repeated option', () => {
+    const { status, stderr } = runTrain(['--epochs', '1', '--epochs', '2']);
+    assert.equal(status, 2);
+    assert.match(stderr.trim(), /^train\.js: option '--epochs' is given more than once; give it once\. \(see --help\)$/);
+  });
+
+  it('rejects an empty save path', () => {
+    const { status, stderr } = runTrain(['--save', '']);
+    assert.equal(status, 2);
+    assert.match(stderr, /--save <dir>.*expected a non-empty path/);
+  });
+
+  it('rejects a save path under a file before loading data', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shardnet-file-'));
+    try {
+      const file = join(dir, 'plain-file');
+      writeFileSync(file, 'x');
+      const { status, stderr } = runTrain(['--save', join(file, 'model'), '--data', dir, '--no-download']);
+      assert.equal(status, 2);
+      assert.match(stderr.trim(), /^train\.js: --save .*plain-file\/model: cannot create or write this directory \(ENOTDIR\)/);
+      assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
