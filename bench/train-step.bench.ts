@@ -7,15 +7,35 @@
  * samples and inference over 1,024 samples with tinybench.
  *
  * Run: node --import tsx bench/train-step.bench.ts THREADS [--backend js|wasm]
+ * (after `npm run build`, to measure the bundle as users run it).
  * It prints one JSON line.
  */
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
-import { Rng } from '../src/core/random.js';
-import { Tensor } from '../src/core/tensor.js';
-import { type BackendName, getBackend, setBackend } from '../src/gemm/backend.js';
-import { mnistCnn } from '../src/models/mnist-cnn.js';
+import type * as Shardnet from '../src/index.js';
+
+/**
+ * The library as users run it: the built bundle when dist/ exists, so that worker threads
+ * load plain JavaScript and the peak RSS carries no TypeScript loader; else the sources.
+ */
+const distEntry = new URL('../dist/index.js', import.meta.url);
+const lib = (await import(existsSync(fileURLToPath(distEntry)) ? distEntry.href : '../src/index.js')) as typeof Shardnet;
+const { Rng, Tensor, getBackend, setBackend } = lib;
+type BackendName = Shardnet.BackendName;
+type Tensor = Shardnet.Tensor;
+
+function mnistCnn(): Shardnet.Sequential {
+  const model = new lib.Sequential({ seed: 1 });
+  model.add(lib.layers.conv2d({ filters: 32, kernelSize: 3, activation: 'relu', inputShape: [28, 28, 1] }));
+  model.add(lib.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }));
+  model.add(lib.layers.maxPooling2d({ poolSize: 2 }));
+  model.add(lib.layers.flatten());
+  model.add(lib.layers.dense({ units: 128, activation: 'relu' }));
+  model.add(lib.layers.dense({ units: 10, activation: 'softmax' }));
+  return model;
+}
 
 export interface ThroughputResult {
   threads: number;
@@ -24,6 +44,8 @@ export interface ThroughputResult {
   inferenceSamplesPerSecond: number;
   /** Peak resident set size of the process, in MiB (workers are threads of it). */
   peakRssMiB: number;
+  /** 'dist' when the built bundle was measured, 'src' for the TypeScript sources. */
+  build: string;
 }
 
 const BATCH = 128;
@@ -50,7 +72,7 @@ export async function measureThroughput(threads: number, backend: BackendName = 
   setBackend(backend);
   const train = syntheticData(BATCH * TRAIN_BATCHES);
   const inference = syntheticData(INFERENCE_SAMPLES).x;
-  const model = mnistCnn({ seed: 1 });
+  const model = mnistCnn();
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   try {
     await model.fit(train.x.slice(0, 2 * BATCH), train.y.slice(0, 2 * BATCH), { batchSize: BATCH, threads, shuffle: false });
@@ -69,6 +91,7 @@ export async function measureThroughput(threads: number, backend: BackendName = 
       trainSamplesPerSecond: (BATCH * TRAIN_BATCHES * 1000) / meanMs(bench, 0),
       inferenceSamplesPerSecond: (INFERENCE_SAMPLES * 1000) / meanMs(bench, 1),
       peakRssMiB: process.resourceUsage().maxRSS / 1024,
+      build: existsSync(fileURLToPath(distEntry)) ? 'dist' : 'src',
     };
   } finally {
     await model.dispose();

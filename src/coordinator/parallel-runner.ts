@@ -143,7 +143,7 @@ export class ParallelRunner {
 
   private async update(round: { slotsUsed: number; accumulate: boolean; apply: boolean; step: number; learningRate: number }): Promise<void> {
     const paramCount = this.session.paramCount;
-    const parts = Math.max(1, Math.min(this.executor.threads, Math.ceil(paramCount / UPDATE_ALIGN)));
+    const parts = Math.max(1, Math.min(this.executor.concurrency, Math.ceil(paramCount / UPDATE_ALIGN)));
     const chunk = Math.ceil(paramCount / parts / UPDATE_ALIGN) * UPDATE_ALIGN;
     this.tasks.length = 0;
     for (let start = 0; start < paramCount; start += chunk) {

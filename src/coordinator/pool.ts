@@ -1,10 +1,13 @@
 /**
- * WorkerPool: a fixed-size Piscina pool of shardnet workers.
+ * WorkerPool: a Piscina pool of up to `threads` shardnet workers.
  *
- * At most one task per core runs at a time, however many workers there are: on 2 cores, 8
- * compute-bound workers running at once only evict each other's caches (training measured
- * 40% slower than with 2). Tasks beyond that wait here, in submission order, and the workers
- * that never receive one never build a replica.
+ * By default at most one task per core runs at a time, however many threads are requested:
+ * on 2 cores, 8 compute-bound workers running at once only evict each other's caches
+ * (training measured 40% slower than with 2). Tasks beyond that wait here, in submission
+ * order. Piscina starts a worker only when a task finds every started one busy, so with
+ * this cap only `concurrency` workers are ever started, and each idle Node worker that is
+ * not started saves about 30 MB. The `concurrency` option lifts the cap, for example to test
+ * scheduling with more workers than cores.
  *
  * Idle workers do not keep the process alive (Piscina unrefs them), so a program that
  * trains and returns exits on its own; close() tears the pool down explicitly.
@@ -18,11 +21,13 @@ import type { EvaluateResult, Task } from './messages.js';
 export interface WorkerPoolOptions {
   /** Number of worker threads; defaults to the number of cores. */
   threads?: number;
+  /** Tasks that may run at once; defaults to the smaller of threads and cores. */
+  concurrency?: number;
   /** Writer of the one-time note about more threads than cores; defaults to stderr. */
   warn?: (message: string) => void;
 }
 
-export const WORKER_POOL_DEFAULTS: Required<WorkerPoolOptions> = {
+export const WORKER_POOL_DEFAULTS: Required<Omit<WorkerPoolOptions, 'concurrency'>> = {
   threads: availableParallelism(),
   warn: (message) => process.stderr.write(`${message}\n`),
 };
@@ -45,7 +50,7 @@ export function checkThreads(value: unknown): number {
 
 export class WorkerPool implements Executor {
   readonly threads: number;
-  /** Tasks that may run at once: the smaller of threads and cores. */
+  /** Tasks that may run at once, and so the number of workers started. */
   readonly concurrency: number;
   private readonly piscina: Piscina;
   private closed = false;
@@ -56,14 +61,21 @@ export class WorkerPool implements Executor {
     const filled = { ...WORKER_POOL_DEFAULTS, ...options };
     this.threads = checkThreads(filled.threads);
     const cores = availableParallelism();
-    this.concurrency = Math.min(this.threads, cores);
+    this.concurrency = options.concurrency === undefined ? Math.min(this.threads, cores) : checkThreads(options.concurrency);
+    if (this.concurrency > this.threads) {
+      throw new RangeError(`concurrency ${this.concurrency} exceeds threads ${this.threads}; give at most as many as the threads.`);
+    }
     if (this.threads > cores && !oversubscriptionNoted) {
       oversubscriptionNoted = true;
-      filled.warn(`shardnet: ${this.threads} threads on ${cores} cores; at most ${cores} tasks run at once.`);
+      filled.warn(
+        this.concurrency < this.threads
+          ? `shardnet: ${this.threads} threads on ${cores} cores; at most ${this.concurrency} tasks run at once, so ${this.concurrency} workers start.`
+          : `shardnet: ${this.threads} threads on ${cores} cores; workers share the cores.`,
+      );
     }
     this.piscina = new Piscina({
       filename: workerFile(),
-      minThreads: this.threads,
+      minThreads: this.concurrency,
       maxThreads: this.threads,
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.POSITIVE_INFINITY,

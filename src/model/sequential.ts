@@ -80,6 +80,7 @@ export class Sequential {
   private runnerKey = '';
   private fitting = false;
   private disposals = 0;
+  private sharedPool: WorkerPool | null = null;
 
   constructor(args: SequentialArgs = {}) {
     this.name = args.name ?? (modelCount++ === 0 ? 'sequential' : `sequential_${modelCount - 1}`);
@@ -240,13 +241,26 @@ export class Sequential {
     return new Tensor(output, [count, ...this.outputShape]);
   }
 
-  /** Closes the model's worker pool. The model stays usable; a later call starts a new pool. */
+  /**
+   * Runs this model's training, evaluation and prediction on `pool`, which the caller owns:
+   * several models may share it, dispose() leaves it open, and pool.close() ends it. With a
+   * pool set, a `threads` option other than pool.threads is rejected.
+   */
+  usePool(pool: WorkerPool): void {
+    if (this.fitting) throw new StateError(`Cannot change the pool of model '${this.name}' while fit() is running.`);
+    if (this.executor !== null && this.executor !== this.sharedPool) void this.executor.close();
+    this.sharedPool = pool;
+    this.executor = pool;
+    this.runner = null;
+  }
+
+  /** Closes the model's own worker pool (not one given to usePool). A later call starts a new pool. */
   async dispose(): Promise<void> {
     this.disposals++;
     const executor = this.executor;
     this.executor = null;
     this.runner = null;
-    if (executor !== null) await executor.close();
+    if (executor !== null && executor !== this.sharedPool) await executor.close();
   }
 
   /** @internal Used by fit(). */
@@ -289,6 +303,14 @@ export class Sequential {
     let wanted: number | undefined;
     if (threads === 0) wanted = 0;
     else if (threads !== undefined) wanted = checkThreads(threads);
+    const shared = this.sharedPool;
+    if (shared !== null) {
+      if (wanted !== undefined && wanted !== shared.threads) {
+        throw new ValueError(`Model '${this.name}' runs on a shared pool of ${shared.threads} threads; threads ${wanted} would need another pool.`);
+      }
+      wanted = shared.threads;
+      this.executor = shared;
+    }
     const executorKind = wanted === 0 ? 'inline' : `pool:${wanted ?? 'default'}`;
 
     if (this.executor !== null) {

@@ -11,6 +11,7 @@ import { SGD } from '../../src/optim/sgd.js';
 import { buildLayers } from '../../src/model/build.js';
 import type { FitArgs } from '../../src/model/fit.js';
 import { Replica } from '../../src/model/replica.js';
+import { WorkerPool } from '../../src/coordinator/pool.js';
 import { Sequential } from '../../src/model/sequential.js';
 
 const INPUT_SHAPE = [8, 8, 1];
@@ -53,8 +54,10 @@ interface TrainResult {
 }
 
 /** Trains a fresh small net with Adam for one epoch and returns copies of its weights. */
-async function trainSmallNet(args: FitArgs): Promise<TrainResult> {
+/** Trains the small net; with `pool`, on that pool (every worker running at once). */
+async function trainSmallNet(args: FitArgs, pool?: WorkerPool): Promise<TrainResult> {
   const model = smallConvNet({ dropout: true });
+  if (pool !== undefined) model.usePool(pool);
   try {
     model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
     const initial = model.flatWeights.slice();
@@ -88,6 +91,20 @@ test('fit batch 128 same weights on threads 0-4', async () => {
     const result = await trainSmallNet({ batchSize: 128, threads });
     assertBitIdentical(result.weights, reference.weights, `weights with ${threads} threads`);
     assert.deepEqual(result.loss, reference.loss, `loss with ${threads} threads`);
+  }
+});
+
+test('fit same weights with 4 workers running at once', async () => {
+  // By default a pool runs at most one task per core; this pool runs all 4, whatever the cores.
+  const reference = await trainSmallNet({ batchSize: 128, threads: 0 });
+  const pool = new WorkerPool({ threads: 4, concurrency: 4, warn: () => {} });
+  try {
+    const result = await trainSmallNet({ batchSize: 128 }, pool);
+    assertBitIdentical(result.weights, reference.weights, 'weights with 4 concurrent workers');
+    const again = await trainSmallNet({ batchSize: 128 }, pool);
+    assertBitIdentical(again.weights, reference.weights, 'weights of a second model on the shared pool');
+  } finally {
+    await pool.close();
   }
 });
 
