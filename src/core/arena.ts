@@ -8,6 +8,10 @@
  * `mark()` and `release(mark)` drop everything allocated after a mark, which is how a model
  * discards the buffers of an old training session. A second header slot counts allocations,
  * which makes "no allocation in the steady state" checkable.
+ *
+ * Datasets stay in their own SharedArrayBuffers, which workers also read without copies:
+ * each task copies its (shuffled) rows into its replica's input buffer in the arena, a copy
+ * the shuffle needs anyway, so datasets in the arena would save nothing.
  */
 import { getWebAssembly, type WasmMemory } from '../wasm/webassembly-api.js';
 
