@@ -1,5 +1,5 @@
 /**
- * Winograd F(2x2, 3x3) (bench/winograd.ts) against im2col + GEMM (conv2d.ts) for the MNIST
+ * Winograd F(2x2, 3x3) (src/kernels/winograd.ts) against im2col + GEMM (conv2d.ts) for the MNIST
  * CNN's second convolution: 26x26x32 input, 3x3 kernel, 64 filters, batch 16, on one core.
  * Both run on the wasm GEMM, first the copying one of gemmFor('wasm'), then arenaGemm with
  * every buffer in an arena, as the training workers run it. The forward pass is timed whole
@@ -36,7 +36,7 @@ import {
   winogradScratchLengths,
   winogradTiling,
   type WinogradLayout,
-} from './winograd.js';
+} from '../src/kernels/winograd.js';
 
 const N = 16;
 /** Calls per candidate per round; the median is taken over all calls of all rounds. */

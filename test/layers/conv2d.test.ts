@@ -3,7 +3,9 @@ import { test } from 'node:test';
 
 import { Rng } from '../../src/core/random.js';
 import type { ActivationName } from '../../src/layers/activations.js';
-import { Conv2D, type Conv2DArgs } from '../../src/layers/conv2d.js';
+import { convGeometry } from '../../src/kernels/conv2d.js';
+import { conv2dForwardNaive } from '../../src/kernels/conv2d-naive.js';
+import { Conv2D, type Conv2DArgs, usesWinograd } from '../../src/layers/conv2d.js';
 import type { Padding } from '../../src/layers/layer.js';
 import { buildLayers } from '../../src/model/build.js';
 import { checkLayerGradients, createFloat64Layer, forwardFloat64, minAbs, uniformArray } from '../helpers/gradient-check.js';
@@ -135,6 +137,83 @@ test('Conv2D 6x5x1 k3x3 f3 same s1 relu batch 2 gradients', () => {
   assert.ok(z.some((v) => v > 0), 'no pre-activation is positive, so the identity branch of ReLU is not covered');
   checkLayerGradients({ layer: new Conv2D(convArgs(c)), inputShape: c.inputShape, batch: 2, seed: 37, x, weights });
 });
+
+/** The lowering a built layer's float64 runtime picked, 'winograd' or 'im2col'. */
+function runtimeMethod(args: Conv2DArgs, inputShape: number[]): unknown {
+  const counted = new Conv2D(args);
+  buildLayers([counted], inputShape);
+  const built = createFloat64Layer(new Conv2D(args), inputShape, new Float64Array(counted.countParams()), 1);
+  return (built.runtime as unknown as { method: unknown }).method;
+}
+
+// Winograd F(2x2, 3x3) runs for 3x3, stride 1, 'valid', even output size and more than one
+// input channel; the gradient checks below cover both lowerings.
+const WINOGRAD_GRADIENT_CASES: { c: ConvCase; winograd: boolean }[] = [
+  { c: { inputShape: [6, 6, 3], filters: 4, kernelSize: 3, strides: 1, padding: 'valid', useBias: true, activation: 'linear' }, winograd: true },
+  { c: { inputShape: [6, 8, 2], filters: 3, kernelSize: 3, strides: 1, padding: 'valid', useBias: false, activation: 'tanh' }, winograd: true },
+  { c: { inputShape: [4, 6, 3], filters: 2, kernelSize: 3, strides: 1, padding: 'valid', useBias: true, activation: 'softmax' }, winograd: true },
+  { c: { inputShape: [7, 6, 3], filters: 4, kernelSize: 3, strides: 1, padding: 'valid', useBias: true, activation: 'linear' }, winograd: false },
+  { c: { inputShape: [6, 6, 1], filters: 4, kernelSize: 3, strides: 1, padding: 'valid', useBias: true, activation: 'linear' }, winograd: false },
+];
+
+for (const [index, { c, winograd }] of WINOGRAD_GRADIENT_CASES.entries()) {
+  test(`Conv2D ${describeConv(c)} batch 3 gradients (${winograd ? 'winograd' : 'im2col'})`, () => {
+    assert.equal(runtimeMethod(convArgs(c), c.inputShape), winograd ? 'winograd' : 'im2col');
+    checkLayerGradients({ layer: new Conv2D(convArgs(c)), inputShape: c.inputShape, batch: 3, seed: 60 + index });
+  });
+}
+
+test('Conv2D winograd 6x6x3 k3x3 f4 relu batch 2 gradients', () => {
+  const c: ConvCase = { inputShape: [6, 6, 3], filters: 4, kernelSize: 3, strides: 1, padding: 'valid', useBias: true, activation: 'relu' };
+  const rng = new Rng(43);
+  const x = uniformArray(2 * 108, rng);
+  const weights = uniformArray(3 * 3 * 3 * 4 + 4, rng);
+  const z = forwardFloat64(new Conv2D({ ...convArgs(c), activation: 'linear' }), c.inputShape, x, 2, weights);
+  assert.ok(minAbs(z) > 1e-3, `a pre-activation is ${minAbs(z)} from the ReLU kink`);
+  assert.ok(z.some((v) => v < 0), 'no pre-activation is negative, so the zero branch of ReLU is not covered');
+  assert.ok(z.some((v) => v > 0), 'no pre-activation is positive, so the identity branch of ReLU is not covered');
+  assert.equal(runtimeMethod(convArgs(c), c.inputShape), 'winograd');
+  checkLayerGradients({ layer: new Conv2D(convArgs(c)), inputShape: c.inputShape, batch: 2, seed: 43, x, weights });
+});
+
+test('Conv2D winograd weights changed in place', () => {
+  const inputShape = [6, 8, 3];
+  const layer = new Conv2D({ filters: 5, kernelSize: 3, useBias: false });
+  const rng = new Rng(47);
+  const weights = uniformArray(3 * 3 * 3 * 5, rng);
+  const built = createFloat64Layer(layer, inputShape, weights, 2);
+  assert.equal((built.runtime as unknown as { method: unknown }).method, 'winograd');
+  const x = uniformArray(2 * 6 * 8 * 3, rng);
+  const g = convGeometry(6, 8, 3, 3, 3, 5, 1, 1, 'valid');
+  for (let call = 0; call < 3; call++) {
+    built.runtime.forward(x, 2, { training: false, seed: 0, epoch: 0, sampleIds: new Int32Array(2), sampleIdOffset: 0 });
+    const expected = new Float64Array(2 * 4 * 6 * 5);
+    conv2dForwardNaive(expected, x, weights, 2, g);
+    for (let i = 0; i < expected.length; i++) {
+      assert.ok(Math.abs(built.runtime.y[i] - expected[i]) < 1e-12, `call ${call}: y[${i}] is ${built.runtime.y[i]}, expected ${expected[i]}`);
+    }
+    // An optimizer step writes the shared weights in place.
+    for (let i = 0; i < weights.length; i++) weights[i] = weights[i] * 0.5 + 0.25;
+  }
+});
+
+const LOWERING_CASES: { title: string; geometry: Parameters<typeof convGeometry>; winograd: boolean }[] = [
+  { title: '26x26x32 k3x3 f64 valid s1', geometry: [26, 26, 32, 3, 3, 64, 1, 1, 'valid'], winograd: true },
+  { title: '6x6x3 k3x3 f4 valid s1', geometry: [6, 6, 3, 3, 3, 4, 1, 1, 'valid'], winograd: true },
+  { title: '28x28x1 k3x3 f32 valid s1 (one channel)', geometry: [28, 28, 1, 3, 3, 32, 1, 1, 'valid'], winograd: false },
+  { title: '7x6x3 k3x3 valid s1 (odd output height)', geometry: [7, 6, 3, 3, 3, 4, 1, 1, 'valid'], winograd: false },
+  { title: '6x7x3 k3x3 valid s1 (odd output width)', geometry: [6, 7, 3, 3, 3, 4, 1, 1, 'valid'], winograd: false },
+  { title: '6x6x3 k3x3 same s1', geometry: [6, 6, 3, 3, 3, 4, 1, 1, 'same'], winograd: false },
+  { title: '8x8x3 k3x3 valid s2', geometry: [8, 8, 3, 3, 3, 4, 2, 2, 'valid'], winograd: false },
+  { title: '6x6x3 k2x2 valid s1', geometry: [6, 6, 3, 2, 2, 4, 1, 1, 'valid'], winograd: false },
+  { title: '6x6x3 k1x3 valid s1', geometry: [6, 6, 3, 1, 3, 4, 1, 1, 'valid'], winograd: false },
+];
+
+for (const { title, geometry, winograd } of LOWERING_CASES) {
+  test(`Conv2D ${title} uses ${winograd ? 'winograd' : 'im2col'}`, () => {
+    assert.equal(usesWinograd(convGeometry(...geometry)), winograd);
+  });
+}
 
 const SHAPE_CASES: { args: Conv2DArgs; input: number[]; output: number[] }[] = [
   { args: { filters: 32, kernelSize: 3 }, input: [28, 28, 1], output: [26, 26, 32] },

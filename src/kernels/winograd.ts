@@ -1,7 +1,7 @@
 /**
- * Experimental Winograd F(2x2, 3x3) forward convolution (Lavin and Gray, 2015) over
- * channels-last (NHWC) tensors, for comparison with im2col + GEMM in bench/winograd.bench.ts.
- * It lives in bench/ until it measurably beats conv2dForward.
+ * Winograd F(2x2, 3x3) convolution (Lavin and Gray, 2015) over channels-last (NHWC) tensors:
+ * forward, filter gradient and input gradient. Conv2D uses it for the geometries that
+ * winogradSupports accepts; bench/winograd.bench.ts compares it with im2col + GEMM.
  *
  * Only 3x3 kernels with stride 1, 'valid' padding and an even output height and width are
  * handled: the output splits exactly into 2x2 tiles, each computed from a 4x4 input tile, and
@@ -19,10 +19,13 @@
  * and the 2-D tile is Y = A^T [(G g G^T) .* (B^T d B)] A. Summed over the C input channels,
  * the element-wise product at each of the 16 positions xi of the 4x4 transformed tile is a
  * matrix product: M[xi] [tiles, K] = V[xi] [tiles, C] * U[xi] [C, K].
+ *
+ * Like the im2col kernels, these are generic over Float32Array and Float64Array, take offsets
+ * instead of views where a caller keeps one buffer for several parts, and allocate nothing.
  */
 
-import type { GemmFn } from '../src/gemm/types.js';
-import type { ConvGeometry } from '../src/kernels/conv2d.js';
+import type { FloatArray, GemmFn } from '../gemm/types.js';
+import type { ConvGeometry } from './conv2d.js';
 
 /** Number of positions in a transformed 4x4 tile, and so of GEMMs per forward pass. */
 export const WINOGRAD_POSITIONS = 16;
@@ -51,6 +54,17 @@ export interface WinogradTiling {
 }
 
 /**
+ * Reports whether these kernels handle the geometry: a 3x3 kernel, stride 1, 'valid' padding
+ * and an even output height and width. winogradTiling throws for the others.
+ */
+export function winogradSupports(g: ConvGeometry): boolean {
+  const kernel = g.kH === 3 && g.kW === 3;
+  const stride = g.strideH === 1 && g.strideW === 1;
+  const valid = g.padTop === 0 && g.padLeft === 0 && g.outH === g.inH - 2 && g.outW === g.inW - 2;
+  return kernel && stride && valid && g.outH % 2 === 0 && g.outW % 2 === 0;
+}
+
+/**
  * Checks that winogradForward handles the geometry and returns its tiling. Throws RangeError
  * for any kernel other than 3x3, a stride other than 1, padding, or an odd output size.
  */
@@ -67,41 +81,43 @@ export function winogradTiling(g: ConvGeometry): WinogradTiling {
 }
 
 /**
- * Transforms every 3x3 filter: U[xi][c][k] = (G g G^T)[xi] for g = w[:, :, c, k]. Done once
- * per weight update.
+ * Transforms every 3x3 filter: U[xi][c][k] = (G g G^T)[xi] for g = w[:, :, c, k]. Conv2D runs
+ * it at the start of every forward pass, so that U follows the current weights.
  *
  * @param u [16, C, K], overwritten
- * @param w [3, 3, C, K] (Keras layout)
+ * @param w [3, 3, C, K] (Keras layout) at wOffset
  */
-export function winogradFilterTransform(u: Float32Array, w: Float32Array, inC: number, outC: number): void {
+export function winogradFilterTransform<T extends FloatArray>(u: T, w: T, inC: number, outC: number, wOffset = 0): void {
   const tapStride = inC * outC;
   const positionStride = inC * outC;
   for (let index = 0; index < tapStride; index++) {
-    const g00 = w[index];
-    const g01 = w[index + tapStride];
-    const g02 = w[index + 2 * tapStride];
-    const g10 = w[index + 3 * tapStride];
-    const g11 = w[index + 4 * tapStride];
-    const g12 = w[index + 5 * tapStride];
-    const g20 = w[index + 6 * tapStride];
-    const g21 = w[index + 7 * tapStride];
-    const g22 = w[index + 8 * tapStride];
-    // t = G g, a 4x3 matrix, one column s at a time.
-    const rows: number[][] = [
-      [g00, g01, g02],
-      [(g00 + g10 + g20) / 2, (g01 + g11 + g21) / 2, (g02 + g12 + g22) / 2],
-      [(g00 - g10 + g20) / 2, (g01 - g11 + g21) / 2, (g02 - g12 + g22) / 2],
-      [g20, g21, g22],
-    ];
-    // U = t G^T, row i at a time.
-    for (let i = 0; i < 4; i++) {
-      const [t0, t1, t2] = rows[i];
-      const rowStart = index + i * 4 * positionStride;
-      u[rowStart] = t0;
-      u[rowStart + positionStride] = (t0 + t1 + t2) / 2;
-      u[rowStart + 2 * positionStride] = (t0 - t1 + t2) / 2;
-      u[rowStart + 3 * positionStride] = t2;
-    }
+    const at = wOffset + index;
+    const g00 = w[at], g01 = w[at + tapStride], g02 = w[at + 2 * tapStride];
+    const g10 = w[at + 3 * tapStride], g11 = w[at + 4 * tapStride], g12 = w[at + 5 * tapStride];
+    const g20 = w[at + 6 * tapStride], g21 = w[at + 7 * tapStride], g22 = w[at + 8 * tapStride];
+    // t = G g, a 4x3 matrix.
+    const t00 = g00, t01 = g01, t02 = g02;
+    const t10 = (g00 + g10 + g20) / 2, t11 = (g01 + g11 + g21) / 2, t12 = (g02 + g12 + g22) / 2;
+    const t20 = (g00 - g10 + g20) / 2, t21 = (g01 - g11 + g21) / 2, t22 = (g02 - g12 + g22) / 2;
+    const t30 = g20, t31 = g21, t32 = g22;
+    // U = t G^T: row [a, b, c] becomes [a, (a + b + c) / 2, (a - b + c) / 2, c].
+    let o = index;
+    u[o] = t00; o += positionStride;
+    u[o] = (t00 + t01 + t02) / 2; o += positionStride;
+    u[o] = (t00 - t01 + t02) / 2; o += positionStride;
+    u[o] = t02; o += positionStride;
+    u[o] = t10; o += positionStride;
+    u[o] = (t10 + t11 + t12) / 2; o += positionStride;
+    u[o] = (t10 - t11 + t12) / 2; o += positionStride;
+    u[o] = t12; o += positionStride;
+    u[o] = t20; o += positionStride;
+    u[o] = (t20 + t21 + t22) / 2; o += positionStride;
+    u[o] = (t20 - t21 + t22) / 2; o += positionStride;
+    u[o] = t22; o += positionStride;
+    u[o] = t30; o += positionStride;
+    u[o] = (t30 + t31 + t32) / 2; o += positionStride;
+    u[o] = (t30 - t31 + t32) / 2; o += positionStride;
+    u[o] = t32;
   }
 }
 
@@ -110,17 +126,18 @@ export function winogradFilterTransform(u: Float32Array, w: Float32Array, inC: n
  * (image * tilesH + tileRow) * tilesW + tileColumn: V[xi][t][c] = (B^T d B)[xi] for the 4x4
  * tile d of channel c whose top-left input pixel is (2 * tileRow, 2 * tileColumn).
  *
- * @param v [16, tileCount, C] in `layout`, overwritten
+ * @param v [16, tileCount, C] in `layout` at vOffset, overwritten
  * @param x [N, H, W, C]
  */
-export function winogradInputTransform(
-  v: Float32Array,
-  x: Float32Array,
+export function winogradInputTransform<T extends FloatArray>(
+  v: T,
+  x: T,
   g: ConvGeometry,
   tiling: WinogradTiling,
   tileStart: number,
   tileCount: number,
   layout: WinogradLayout,
+  vOffset = 0,
 ): void {
   const { inH, inW, inC } = g;
   const { tilesW, tilesPerImage } = tiling;
@@ -137,7 +154,7 @@ export function winogradInputTransform(
     const r1 = r0 + rowStride;
     const r2 = r1 + rowStride;
     const r3 = r2 + rowStride;
-    const out = local * strides.tile;
+    const out = vOffset + local * strides.tile;
     for (let c = 0; c < inC; c++) {
       const d00 = x[r0 + c], d01 = x[r0 + inC + c], d02 = x[r0 + 2 * inC + c], d03 = x[r0 + 3 * inC + c];
       const d10 = x[r1 + c], d11 = x[r1 + inC + c], d12 = x[r1 + 2 * inC + c], d13 = x[r1 + 3 * inC + c];
@@ -174,25 +191,26 @@ export function winogradInputTransform(
  * Runs the 16 products M[xi] [tileCount, K] = V[xi] [tileCount, C] * U[xi] [C, K].
  *
  * @param m [16, tileCount, K] in `layout`, overwritten
- * @param v [16, tileCount, C] in `layout`
+ * @param v [16, tileCount, C] in `layout` at vOffset
  * @param u [16, C, K]
  */
-export function winogradMultiply(
-  m: Float32Array,
-  v: Float32Array,
-  u: Float32Array,
+export function winogradMultiply<T extends FloatArray>(
+  m: T,
+  v: T,
+  u: T,
   inC: number,
   outC: number,
   tileCount: number,
   layout: WinogradLayout,
-  gemm: GemmFn<Float32Array>,
+  gemm: GemmFn<T>,
+  vOffset = 0,
 ): void {
   const vStrides = layoutStrides(layout, tileCount, inC);
   const mStrides = layoutStrides(layout, tileCount, outC);
   for (let xi = 0; xi < WINOGRAD_POSITIONS; xi++) {
     gemm(
       false, false, tileCount, outC, inC, 1,
-      v, xi * vStrides.position, vStrides.tile,
+      v, vOffset + xi * vStrides.position, vStrides.tile,
       u, xi * inC * outC, outC,
       0, m, xi * mStrides.position, mStrides.tile,
     );
@@ -205,9 +223,9 @@ export function winogradMultiply(
  * @param y [N, P, Q, K], the tiles' pixels overwritten
  * @param m [16, tileCount, K] in `layout`
  */
-export function winogradOutputTransform(
-  y: Float32Array,
-  m: Float32Array,
+export function winogradOutputTransform<T extends FloatArray>(
+  y: T,
+  m: T,
   g: ConvGeometry,
   tiling: WinogradTiling,
   tileStart: number,
@@ -275,18 +293,18 @@ export function winogradScratchLengths(g: ConvGeometry, chunkTiles: number): { v
  * @param v scratch of winogradScratchLengths(g, chunkTiles).v floats
  * @param m scratch of winogradScratchLengths(g, chunkTiles).m floats
  */
-export function winogradForward(
-  y: Float32Array,
-  x: Float32Array,
-  u: Float32Array,
-  v: Float32Array,
-  m: Float32Array,
+export function winogradForward<T extends FloatArray>(
+  y: T,
+  x: T,
+  u: T,
+  v: T,
+  m: T,
   n: number,
   g: ConvGeometry,
   tiling: WinogradTiling,
   chunkTiles: number,
   layout: WinogradLayout,
-  gemm: GemmFn<Float32Array>,
+  gemm: GemmFn<T>,
 ): void {
   const totalTiles = n * tiling.tilesPerImage;
   for (let start = 0; start < totalTiles; start += chunkTiles) {
@@ -301,30 +319,30 @@ export function winogradForward(
  * Computes y = conv(x, w) like winogradForward with the interleaved layout, but writes the
  * input transform of the whole batch into vWhole ([tiles, 16, C], tiles = N * tilesPerImage)
  * and keeps it there for winogradBackward, as conv2dForward keeps cols. Each chunk's V is a
- * contiguous slice of vWhole, so chunking works as in winogradForward. Overwrites y.
+ * contiguous range of vWhole, so chunking works as in winogradForward. Overwrites y.
  *
  * @param vWhole [N * tilesPerImage, 16, C], overwritten
  * @param m scratch of winogradScratchLengths(g, chunkTiles).m floats
  */
-export function winogradForwardKeepingInput(
-  y: Float32Array,
-  x: Float32Array,
-  u: Float32Array,
-  vWhole: Float32Array,
-  m: Float32Array,
+export function winogradForwardKeepingInput<T extends FloatArray>(
+  y: T,
+  x: T,
+  u: T,
+  vWhole: T,
+  m: T,
   n: number,
   g: ConvGeometry,
   tiling: WinogradTiling,
   chunkTiles: number,
-  gemm: GemmFn<Float32Array>,
+  gemm: GemmFn<T>,
 ): void {
   const totalTiles = n * tiling.tilesPerImage;
   const tileFloats = WINOGRAD_POSITIONS * g.inC;
   for (let start = 0; start < totalTiles; start += chunkTiles) {
     const count = Math.min(chunkTiles, totalTiles - start);
-    const v = vWhole.subarray(start * tileFloats, (start + count) * tileFloats);
-    winogradInputTransform(v, x, g, tiling, start, count, 'interleaved');
-    winogradMultiply(m, v, u, g.inC, g.outC, count, 'interleaved', gemm);
+    const vOffset = start * tileFloats;
+    winogradInputTransform(vWhole, x, g, tiling, start, count, 'interleaved', vOffset);
+    winogradMultiply(m, vWhole, u, g.inC, g.outC, count, 'interleaved', gemm, vOffset);
     winogradOutputTransform(y, m, g, tiling, start, count, 'interleaved');
   }
 }
@@ -336,9 +354,9 @@ export function winogradForwardKeepingInput(
  * @param dM [16, tileCount, K] in `layout`, overwritten
  * @param dY [N, P, Q, K]
  */
-export function winogradOutputGradientTransform(
-  dM: Float32Array,
-  dY: Float32Array,
+export function winogradOutputGradientTransform<T extends FloatArray>(
+  dM: T,
+  dY: T,
   g: ConvGeometry,
   tiling: WinogradTiling,
   tileStart: number,
@@ -394,9 +412,9 @@ export function winogradOutputGradientTransform(
  * @param dX [N, H, W, C], accumulated into
  * @param dV [16, tileCount, C] in `layout`
  */
-export function winogradInputGradientTransform(
-  dX: Float32Array,
-  dV: Float32Array,
+export function winogradInputGradientTransform<T extends FloatArray>(
+  dX: T,
+  dV: T,
   g: ConvGeometry,
   tiling: WinogradTiling,
   tileStart: number,
@@ -466,36 +484,54 @@ export function winogradInputGradientTransform(
 /**
  * Adds G^T dU G, the adjoint of the filter transform, to the filter gradient.
  *
- * @param dW [3, 3, C, K], accumulated into
+ * @param dW [3, 3, C, K] at dWOffset, accumulated into
  * @param dU [16, C, K]
  */
-export function winogradFilterGradientTransform(dW: Float32Array, dU: Float32Array, inC: number, outC: number): void {
+export function winogradFilterGradientTransform<T extends FloatArray>(dW: T, dU: T, inC: number, outC: number, dWOffset = 0): void {
   const tapStride = inC * outC;
   const positionStride = inC * outC;
   for (let index = 0; index < tapStride; index++) {
-    const a: number[] = [];
-    for (let xi = 0; xi < WINOGRAD_POSITIONS; xi++) a.push(dU[index + xi * positionStride]);
+    let o = index;
+    const a00 = dU[o]; o += positionStride;
+    const a01 = dU[o]; o += positionStride;
+    const a02 = dU[o]; o += positionStride;
+    const a03 = dU[o]; o += positionStride;
+    const a10 = dU[o]; o += positionStride;
+    const a11 = dU[o]; o += positionStride;
+    const a12 = dU[o]; o += positionStride;
+    const a13 = dU[o]; o += positionStride;
+    const a20 = dU[o]; o += positionStride;
+    const a21 = dU[o]; o += positionStride;
+    const a22 = dU[o]; o += positionStride;
+    const a23 = dU[o]; o += positionStride;
+    const a30 = dU[o]; o += positionStride;
+    const a31 = dU[o]; o += positionStride;
+    const a32 = dU[o]; o += positionStride;
+    const a33 = dU[o];
     // t = G^T a, a 3x4 matrix: rows a0 + (a1 + a2) / 2, (a1 - a2) / 2, (a1 + a2) / 2 + a3.
-    const rows: number[][] = [];
-    for (let j = 0; j < 4; j++) {
-      const half = (a[4 + j] + a[8 + j]) / 2;
-      rows.push([a[j] + half, (a[4 + j] - a[8 + j]) / 2, half + a[12 + j]]);
-    }
+    const h0 = (a10 + a20) / 2, h1 = (a11 + a21) / 2, h2 = (a12 + a22) / 2, h3 = (a13 + a23) / 2;
+    const t00 = a00 + h0, t01 = a01 + h1, t02 = a02 + h2, t03 = a03 + h3;
+    const t10 = (a10 - a20) / 2, t11 = (a11 - a21) / 2, t12 = (a12 - a22) / 2, t13 = (a13 - a23) / 2;
+    const t20 = h0 + a30, t21 = h1 + a31, t22 = h2 + a32, t23 = h3 + a33;
     // dg = t G: row [p, q, r, s] becomes [p + (q + r) / 2, (q - r) / 2, (q + r) / 2 + s].
-    for (let r = 0; r < 3; r++) {
-      const p = rows[0][r], q = rows[1][r], s2 = rows[2][r], s3 = rows[3][r];
-      const half = (q + s2) / 2;
-      const tap = index + r * 3 * tapStride;
-      dW[tap] += p + half;
-      dW[tap + tapStride] += (q - s2) / 2;
-      dW[tap + 2 * tapStride] += half + s3;
-    }
+    const tap = dWOffset + index;
+    const k0 = (t01 + t02) / 2, k1 = (t11 + t12) / 2, k2 = (t21 + t22) / 2;
+    dW[tap] += t00 + k0;
+    dW[tap + tapStride] += (t01 - t02) / 2;
+    dW[tap + 2 * tapStride] += k0 + t03;
+    dW[tap + 3 * tapStride] += t10 + k1;
+    dW[tap + 4 * tapStride] += (t11 - t12) / 2;
+    dW[tap + 5 * tapStride] += k1 + t13;
+    dW[tap + 6 * tapStride] += t20 + k2;
+    dW[tap + 7 * tapStride] += (t21 - t22) / 2;
+    dW[tap + 8 * tapStride] += k2 + t23;
   }
 }
 
 /**
  * Computes both gradients of y = conv(x, w) with the interleaved layout, chunkTiles tiles at a
- * time: dX is overwritten, dW is accumulated into (as conv2dBackwardFilter does).
+ * time: dX is overwritten (only with computeDX; otherwise dX and dV are untouched), and dW is
+ * accumulated into at dWOffset, as conv2dBackwardFilter does.
  *   dM[xi] = A dY A^T per tile         (output gradient transform)
  *   dU[xi] = sum over tiles V[xi]^T dM[xi]   then dW += G^T dU G
  *   dV[xi] = dM[xi] U[xi]^T                  then dX += B dV B^T per tile
@@ -503,37 +539,39 @@ export function winogradFilterGradientTransform(dW: Float32Array, dU: Float32Arr
  * @param vWhole [N * tilesPerImage, 16, C], as winogradForwardKeepingInput left it for x
  * @param dM scratch of winogradScratchLengths(g, chunkTiles).m floats
  * @param dV scratch of winogradScratchLengths(g, chunkTiles).v floats
- * @param dU scratch of 16 * C * K floats
+ * @param dU scratch of 16 * C * K floats, overwritten
  */
-export function winogradBackward(
-  dX: Float32Array,
-  dW: Float32Array,
-  dY: Float32Array,
-  vWhole: Float32Array,
-  u: Float32Array,
-  dM: Float32Array,
-  dV: Float32Array,
-  dU: Float32Array,
+export function winogradBackward<T extends FloatArray>(
+  dX: T,
+  dW: T,
+  dY: T,
+  vWhole: T,
+  u: T,
+  dM: T,
+  dV: T,
+  dU: T,
   n: number,
   g: ConvGeometry,
   tiling: WinogradTiling,
   chunkTiles: number,
-  gemm: GemmFn<Float32Array>,
+  gemm: GemmFn<T>,
+  computeDX = true,
+  dWOffset = 0,
 ): void {
   const { inC, outC } = g;
   const totalTiles = n * tiling.tilesPerImage;
   const vTile = WINOGRAD_POSITIONS * inC;
   const mTile = WINOGRAD_POSITIONS * outC;
-  dX.fill(0, 0, n * g.inH * g.inW * inC);
+  if (computeDX) dX.fill(0, 0, n * g.inH * g.inW * inC);
   for (let start = 0; start < totalTiles; start += chunkTiles) {
     const count = Math.min(chunkTiles, totalTiles - start);
     winogradOutputGradientTransform(dM, dY, g, tiling, start, count, 'interleaved');
     const beta = start === 0 ? 0 : 1;
     for (let xi = 0; xi < WINOGRAD_POSITIONS; xi++) {
       gemm(true, false, inC, outC, count, 1, vWhole, start * vTile + xi * inC, vTile, dM, xi * outC, mTile, beta, dU, xi * inC * outC, outC);
-      gemm(false, true, count, inC, outC, 1, dM, xi * outC, mTile, u, xi * inC * outC, outC, 0, dV, xi * inC, vTile);
+      if (computeDX) gemm(false, true, count, inC, outC, 1, dM, xi * outC, mTile, u, xi * inC * outC, outC, 0, dV, xi * inC, vTile);
     }
-    winogradInputGradientTransform(dX, dV, g, tiling, start, count, 'interleaved');
+    if (computeDX) winogradInputGradientTransform(dX, dV, g, tiling, start, count, 'interleaved');
   }
-  winogradFilterGradientTransform(dW, dU, inC, outC);
+  winogradFilterGradientTransform(dW, dU, inC, outC, dWOffset);
 }
