@@ -1,5 +1,5 @@
 /**
- * Arena: one shared WebAssembly.Memory that holds a model's parameters, gradients, optimizer
+ * Arena: one shared WebAssembly.Memory that contains a model's parameters, gradients, optimizer
  * state and every worker's activation buffers, so Float32Array views, WebAssembly kernels and
  * all threads address the same bytes without copies.
  *
@@ -27,7 +27,7 @@ const SLOT_TOP = 0;
 const SLOT_ALLOCATIONS = 1;
 const HEADER_BYTES = ALIGN_BYTES;
 
-/** Where an allocation lives: byte offset and element count, as messages carry it. */
+/** Location of an allocation: byte offset and element count, as messages carry it. */
 export interface ArenaRegion {
   byteOffset: number;
   length: number;
@@ -119,7 +119,7 @@ export class Arena {
     return this.float64({ byteOffset: this.allocate(length * 8), length });
   }
 
-  /** The current top, to pass to release() later. */
+  /** Returns the current top, to pass to release() later. */
   mark(): number {
     return this.usedBytes;
   }
@@ -142,7 +142,7 @@ export class Arena {
   }
 }
 
-/** The region of a view into an arena. */
+/** Returns the region of a view into an arena. */
 export function regionOf(view: Float32Array | Int32Array | Float64Array): ArenaRegion {
   return { byteOffset: view.byteOffset, length: view.length };
 }
