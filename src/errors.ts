@@ -18,6 +18,43 @@ export class StateError extends Error {
   override readonly name = 'StateError';
 }
 
+/**
+ * A worker thread failed while training: its task threw, or the thread exited or was
+ * terminated. `threadId` is the worker's `threadId` from node:worker_threads (0 for the calling
+ * thread), or -1 when the task failed before recording it (while opening its session, or before
+ * any thread started it). Epoch and batch count from 0.
+ */
+export class WorkerError extends Error {
+  override readonly name = 'WorkerError';
+  constructor(
+    message: string,
+    readonly threadId: number,
+    readonly epoch: number,
+    readonly batch: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * A training step produced a NaN or infinite loss or gradient. `layer` is the first layer in
+ * model order whose gradient is not finite, or null when only the loss is. Epoch and batch count
+ * from 0.
+ */
+export class NonFiniteError extends Error {
+  override readonly name = 'NonFiniteError';
+  constructor(
+    message: string,
+    readonly epoch: number,
+    readonly batch: number,
+    readonly layer: string | null,
+    readonly loss: number,
+  ) {
+    super(message);
+  }
+}
+
 /** Formats a shape the way Keras prints it, with `None` for an unknown batch dimension. */
 export function formatShape(shape: readonly (number | null)[]): string {
   return `[${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}]`;

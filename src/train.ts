@@ -11,7 +11,7 @@ import { ProgressLogger, formatMetric } from './cli/progress.js';
 import { Tensor } from './core/tensor.js';
 import { DataFormatError, DatasetMissingError } from './data/errors.js';
 import { type MnistSplit, loadMnist, renderDownloadProgress } from './data/mnist.js';
-import { ShapeError, StateError, ValueError } from './errors.js';
+import { NonFiniteError, ShapeError, StateError, ValueError, WorkerError } from './errors.js';
 import { getBackend, setBackend } from './gemm/backend.js';
 import type { Logs } from './model/callbacks.js';
 import { saveModel } from './model/save.js';
@@ -84,6 +84,7 @@ async function train(options: TrainOptions): Promise<number> {
     seed: options.seed,
     threads: options.threads,
     microBatchSize: options.microBatchSize,
+    stopOnNonFinite: options.stopOnNan,
     callbacks: [progress],
   });
   const trainSeconds = (performance.now() - trainStart) / 1000;
@@ -132,6 +133,7 @@ async function train(options: TrainOptions): Promise<number> {
         limit: options.limit ?? null,
         testLimit: options.testLimit ?? null,
         microBatchSize: options.microBatchSize,
+        stopOnNan: options.stopOnNan,
         backend: getBackend(),
       },
     };
@@ -141,7 +143,7 @@ async function train(options: TrainOptions): Promise<number> {
 }
 
 /** Errors whose message is the whole story; anything else also gets its stack. */
-const EXPECTED_ERRORS = [DataFormatError, DatasetMissingError, ShapeError, ValueError, StateError];
+const EXPECTED_ERRORS = [DataFormatError, DatasetMissingError, ShapeError, ValueError, StateError, WorkerError, NonFiniteError];
 
 export async function main(argv: string[]): Promise<number> {
   let options: TrainOptions;

@@ -22,6 +22,8 @@ export interface TrainOptions {
   download: boolean;
   microBatchSize: number;
   backend: 'auto' | 'js' | 'wasm';
+  /** Stop with an error when a loss or gradient is NaN or infinite. */
+  stopOnNan: boolean;
 }
 
 export const TRAIN_DEFAULTS = {
@@ -92,6 +94,7 @@ export function buildTrainCommand(): Command {
     .addOption(new Option('--no-download', 'fail instead of downloading missing MNIST files'))
     .addOption(new Option('--backend <name>', 'kernels: wasm (WebAssembly SIMD), js (plain TypeScript), or auto (the fastest supported)').choices(['auto', 'js', 'wasm']).default('auto'))
     .addOption(new Option('--micro-batch-size <n>', 'samples per worker task; results depend on it, not on --threads').default(TRAIN_DEFAULTS.microBatchSize).argParser(integer(1)))
+    .addOption(new Option('--no-stop-on-nan', 'keep training when a loss or gradient is NaN or infinite (by default training stops with an error naming the epoch, batch and layer)'))
     .allowExcessArguments(false)
     .showSuggestionAfterError(true);
 }
@@ -143,5 +146,6 @@ export function parseTrainOptions(argv: string[], write: { out: (s: string) => v
     download: o.download,
     microBatchSize: o.microBatchSize,
     backend: o.backend,
+    stopOnNan: o.stopOnNan,
   };
 }

@@ -38,7 +38,22 @@ export interface SessionDescriptor {
   optimizerState: ArenaRegion;
   /** Float64 [slotCount, 2]: loss sum and correct count of each micro-batch. */
   slotResults: ArenaRegion;
+  /** Number of parameter ranges an update splits into. */
+  updateParts: number;
+  /**
+   * Shared. Int32 [slotCount + updateParts]: the threadId of the worker that last started each
+   * gradient slot, then each update range, so a failed task can be traced to its thread.
+   */
+  taskThreads: SharedArrayBuffer;
+  /** Shared. Int32 [updateParts]: first index whose reduced gradient is not finite, or -1. */
+  nonFiniteIndex: SharedArrayBuffer;
 }
+
+/**
+ * Fault that a gradient task raises on purpose, for tests only: 'throw' throws an Error,
+ * 'exit' calls process.exit(70), which ends the worker thread.
+ */
+export type TestFaultKind = 'throw' | 'exit';
 
 /** Rows of a dataset in shared memory. */
 export interface DatasetDescriptor {
@@ -69,6 +84,8 @@ export interface GradientTask {
   batchSize: number;
   epoch: number;
   seed: number;
+  /** For tests only: a fault to raise instead of computing the gradient. */
+  fault?: TestFaultKind;
 }
 
 /**
@@ -78,14 +95,18 @@ export interface GradientTask {
 export interface UpdateTask {
   kind: 'update';
   session: SessionDescriptor;
+  /** Index of the range [start, end) among the session's updateParts. */
+  part: number;
   start: number;
   end: number;
-  /** Number of filled gradient slots, summed in slot order. */
+  /** Number of filled gradient slots, summed in slot order; 0 leaves the gradient as it is. */
   slotsUsed: number;
   /** Add the slot sum to the gradient of earlier rounds instead of replacing it. */
   accumulate: boolean;
   /** Apply the optimizer step (the batch's last round). */
   apply: boolean;
+  /** Store the first index in [start, end) whose summed gradient is not finite in nonFiniteIndex[part]. */
+  check: boolean;
   step: number;
   learningRate: number;
 }

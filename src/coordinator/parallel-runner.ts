@@ -10,8 +10,9 @@
  */
 import { type Arena, regionOf } from '../core/arena.js';
 import { sharedFloat32 } from '../core/tensor.js';
+import { WorkerError } from '../errors.js';
 import type { Executor } from './executor.js';
-import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, Task } from './messages.js';
+import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, Task, TestFaultKind } from './messages.js';
 
 export interface SessionSpec {
   inputShape: number[];
@@ -43,10 +44,33 @@ const UPDATE_ALIGN = 64;
 
 let nextSessionId = 1;
 
+/** Loss sum and correct count of one trained batch, and where its gradient first is not finite. */
+export interface TrainBatchResult extends EvaluateResult {
+  /**
+   * First parameter index whose reduced gradient is NaN or infinite, or -1 when every one is
+   * finite or the check was off. With the check on, the optimizer step was skipped when this is
+   * not -1 or the loss sum is not finite.
+   */
+  firstNonFiniteParam: number;
+}
+
+/** Builds the WorkerError for a task that failed on thread `threadId` (-1: not recorded). */
+function workerError(reason: unknown, threadId: number, taskKind: string, epoch: number, batch: number): WorkerError {
+  const detail = (reason instanceof Error ? reason.message : String(reason)).replace(/\s*\n\s*/g, ' ');
+  const where = `at epoch ${epoch}, batch ${batch} (counted from 0)`;
+  const message =
+    threadId < 0
+      ? `A ${taskKind} task failed ${where} before its worker thread recorded its id: ${detail}`
+      : `Worker thread ${threadId} failed in a ${taskKind} task ${where}: ${detail}`;
+  return new WorkerError(message, threadId, epoch, batch, { cause: reason });
+}
+
 export class ParallelRunner {
   readonly session: SessionDescriptor;
   private readonly slotResults: Float64Array;
   private readonly grads: Float32Array;
+  private readonly taskThreads: Int32Array;
+  private readonly nonFiniteIndex: Int32Array;
   private readonly tasks: Promise<EvaluateResult | null>[] = [];
 
   constructor(
@@ -58,6 +82,9 @@ export class ParallelRunner {
     const grads = arena.allocFloat32(spec.paramCount);
     const gradSlots = arena.allocFloat32(slotCount * spec.paramCount);
     const slotResults = arena.allocFloat64(slotCount * 2);
+    const updateParts = Math.max(1, Math.min(executor.concurrency, Math.ceil(spec.paramCount / UPDATE_ALIGN)));
+    const taskThreads = new Int32Array(new SharedArrayBuffer((slotCount + updateParts) * Int32Array.BYTES_PER_ELEMENT));
+    const nonFiniteIndex = new Int32Array(new SharedArrayBuffer(updateParts * Int32Array.BYTES_PER_ELEMENT));
     this.session = {
       id: nextSessionId++,
       inputShape: spec.inputShape,
@@ -74,7 +101,12 @@ export class ParallelRunner {
       slotCount,
       optimizerState: regionOf(spec.optimizerState),
       slotResults: regionOf(slotResults),
+      updateParts,
+      taskThreads: taskThreads.buffer as SharedArrayBuffer,
+      nonFiniteIndex: nonFiniteIndex.buffer as SharedArrayBuffer,
     };
+    this.taskThreads = taskThreads;
+    this.nonFiniteIndex = nonFiniteIndex;
     this.grads = grads;
     this.slotResults = slotResults;
   }
@@ -91,16 +123,26 @@ export class ParallelRunner {
   /**
    * Trains on the batch at epoch-order positions [orderOffset, orderOffset + batchSize) and
    * applies one optimizer step. Returns the batch's loss sum and correct count.
+   *
+   * With `stopOnNonFinite`, the reduced gradient is checked before the step, and the step is
+   * skipped when the gradient or the loss is not finite (see TrainBatchResult). A failed task
+   * raises a WorkerError naming its thread, after every other task of its round has settled,
+   * so no task still writes to the session's memory.
    */
   async trainBatch(args: {
     dataset: DatasetDescriptor;
     orderOffset: number;
     batchSize: number;
     epoch: number;
+    /** Batch index in the epoch, for error messages. */
+    batch: number;
     seed: number;
     step: number;
     learningRate: number;
-  }): Promise<EvaluateResult> {
+    stopOnNonFinite: boolean;
+    /** For tests only: a fault that the first gradient task raises. */
+    fault?: TestFaultKind;
+  }): Promise<TrainBatchResult> {
     const { session } = this;
     const micro = session.microBatchSize;
     const microCount = Math.ceil(args.batchSize / micro);
@@ -109,6 +151,7 @@ export class ParallelRunner {
     for (let first = 0; first < microCount; first += session.slotCount) {
       const slotsUsed = Math.min(session.slotCount, microCount - first);
       this.tasks.length = 0;
+      this.taskThreads.fill(-1);
       for (let slot = 0; slot < slotsUsed; slot++) {
         const start = (first + slot) * micro;
         this.tasks.push(
@@ -122,18 +165,28 @@ export class ParallelRunner {
             batchSize: args.batchSize,
             epoch: args.epoch,
             seed: args.seed,
+            ...(args.fault !== undefined && first === 0 && slot === 0 ? { fault: args.fault } : {}),
           }),
         );
       }
-      await Promise.all(this.tasks);
+      await this.settle(0, 'gradient', args.epoch, args.batch);
       for (let slot = 0; slot < slotsUsed; slot++) {
         lossSum += this.slotResults[slot * 2];
         correct += this.slotResults[slot * 2 + 1];
       }
+      const round = { slotsUsed, accumulate: first > 0, step: args.step, learningRate: args.learningRate, epoch: args.epoch, batch: args.batch };
       const last = first + slotsUsed >= microCount;
-      await this.update({ slotsUsed, accumulate: first > 0, apply: last, step: args.step, learningRate: args.learningRate });
+      if (!last || !args.stopOnNonFinite) {
+        await this.update({ ...round, apply: last, check: false });
+        continue;
+      }
+      // Reduce and check first, then apply only a finite gradient.
+      await this.update({ ...round, apply: false, check: true });
+      const firstNonFiniteParam = this.firstNonFiniteParam();
+      if (firstNonFiniteParam >= 0 || !Number.isFinite(lossSum)) return { lossSum, correct, firstNonFiniteParam };
+      await this.update({ ...round, slotsUsed: 0, apply: true, check: false });
     }
-    return { lossSum, correct };
+    return { lossSum, correct, firstNonFiniteParam: -1 };
   }
 
   /** Whether this session's buffers serve batches of up to `batchSize` samples. */
@@ -141,23 +194,56 @@ export class ParallelRunner {
     return this.session.slotCount >= Math.min(MAX_GRADIENT_SLOTS, Math.ceil(batchSize / this.session.microBatchSize));
   }
 
-  private async update(round: { slotsUsed: number; accumulate: boolean; apply: boolean; step: number; learningRate: number }): Promise<void> {
+  private async update(round: {
+    slotsUsed: number;
+    accumulate: boolean;
+    apply: boolean;
+    check: boolean;
+    step: number;
+    learningRate: number;
+    epoch: number;
+    batch: number;
+  }): Promise<void> {
+    const { epoch, batch, ...fields } = round;
     const paramCount = this.session.paramCount;
-    const parts = Math.max(1, Math.min(this.executor.concurrency, Math.ceil(paramCount / UPDATE_ALIGN)));
-    const chunk = Math.ceil(paramCount / parts / UPDATE_ALIGN) * UPDATE_ALIGN;
+    const chunk = Math.ceil(paramCount / this.session.updateParts / UPDATE_ALIGN) * UPDATE_ALIGN;
     this.tasks.length = 0;
-    for (let start = 0; start < paramCount; start += chunk) {
+    this.taskThreads.fill(-1);
+    this.nonFiniteIndex.fill(-1);
+    for (let start = 0, part = 0; start < paramCount; start += chunk, part++) {
       this.tasks.push(
         this.executor.run({
           kind: 'update',
           session: this.session,
+          part,
           start,
           end: Math.min(paramCount, start + chunk),
-          ...round,
+          ...fields,
         }),
       );
     }
-    await Promise.all(this.tasks);
+    await this.settle(this.session.slotCount, 'update', epoch, batch);
+  }
+
+  /** Returns the smallest parameter index that the last check found not finite, or -1. */
+  private firstNonFiniteParam(): number {
+    // Parts cover increasing ranges, so the first flagged part contains the smallest index.
+    for (let part = 0; part < this.nonFiniteIndex.length; part++) {
+      if (this.nonFiniteIndex[part] >= 0) return this.nonFiniteIndex[part];
+    }
+    return -1;
+  }
+
+  /**
+   * Waits for every task in `tasks`, then raises a WorkerError for the first one that failed.
+   * Task i recorded its thread in taskThreads[threadBase + i].
+   */
+  private async settle(threadBase: number, taskKind: string, epoch: number, batch: number): Promise<void> {
+    const outcomes = await Promise.allSettled(this.tasks);
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i];
+      if (outcome.status === 'rejected') throw workerError(outcome.reason, this.taskThreads[threadBase + i], taskKind, epoch, batch);
+    }
   }
 
   /** Loss sum and correct count over every row of the dataset. */

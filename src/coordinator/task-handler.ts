@@ -6,6 +6,7 @@
  * and keeps them, so the steady state of training allocates no tensors: tasks only gather
  * their rows into the replica's input buffer and run.
  */
+import { isMainThread, threadId } from 'node:worker_threads';
 import { Arena } from '../core/arena.js';
 import { arenaGemm } from '../gemm/backend.js';
 import { deserializeLayer } from '../layers/index.js';
@@ -23,6 +24,7 @@ import type {
   PredictTask,
   SessionDescriptor,
   Task,
+  TestFaultKind,
   UpdateTask,
 } from './messages.js';
 
@@ -33,6 +35,8 @@ interface WorkerSession {
   gradSlots: Float32Array;
   optimizerState: Float32Array;
   slotResults: Float64Array;
+  taskThreads: Int32Array;
+  nonFiniteIndex: Int32Array;
   optimizer: Optimizer | null;
   step: StepContext;
 }
@@ -82,6 +86,8 @@ function openSession(desc: SessionDescriptor): WorkerSession {
     gradSlots: arena.float32(desc.gradSlots),
     optimizerState: arena.float32(desc.optimizerState),
     slotResults: arena.float64(desc.slotResults),
+    taskThreads: new Int32Array(desc.taskThreads),
+    nonFiniteIndex: new Int32Array(desc.nonFiniteIndex),
     optimizer: desc.optimizer === null ? null : createOptimizer(desc.optimizer.name, desc.optimizer.config),
     step: { training: true, seed: 0, epoch: 0, sampleIds: new Int32Array(0), sampleIdOffset: 0 },
   };
@@ -114,8 +120,20 @@ function gatherRow(replica: Replica<Float32Array>, dataset: WorkerDataset, row: 
   }
 }
 
+/** Raises a fault requested by a test. */
+function injectFault(kind: TestFaultKind): never {
+  if (kind === 'exit') {
+    // On the main thread process.exit would end the whole program, not one worker.
+    if (isMainThread) throw new Error("The test fault 'exit' needs a worker thread; use threads >= 1.");
+    process.exit(70);
+  }
+  throw new Error(`Test fault '${kind}' raised in a gradient task.`);
+}
+
 function runGradient(task: GradientTask): void {
   const session = openSession(task.session);
+  session.taskThreads[task.slot] = threadId;
+  if (task.fault !== undefined) injectFault(task.fault);
   const dataset = openDataset(task.dataset);
   const { replica } = session;
   const order = dataset.order;
@@ -138,12 +156,26 @@ function runUpdate(task: UpdateTask): void {
   const session = openSession(task.session);
   const { grads, gradSlots, optimizer } = session;
   if (optimizer === null) throw new Error('An update task needs a session with an optimizer.');
+  session.taskThreads[task.session.slotCount + task.part] = threadId;
   const paramCount = session.replica.paramCount;
   // Sum the slots in slot order, so the result does not depend on which worker filled which.
-  for (let i = task.start; i < task.end; i++) {
-    let sum = gradSlots[i];
-    for (let s = 1; s < task.slotsUsed; s++) sum += gradSlots[s * paramCount + i];
-    grads[i] = task.accumulate ? grads[i] + sum : sum;
+  if (task.slotsUsed > 0) {
+    for (let i = task.start; i < task.end; i++) {
+      let sum = gradSlots[i];
+      for (let s = 1; s < task.slotsUsed; s++) sum += gradSlots[s * paramCount + i];
+      grads[i] = task.accumulate ? grads[i] + sum : sum;
+    }
+  }
+  if (task.check) {
+    let firstNonFinite = -1;
+    // g - g is 0 for every finite g and NaN for NaN and +-Infinity.
+    for (let i = task.start; i < task.end; i++) {
+      if (grads[i] - grads[i] !== 0) {
+        firstNonFinite = i;
+        break;
+      }
+    }
+    session.nonFiniteIndex[task.part] = firstNonFinite;
   }
   if (!task.apply) return;
   optimizer.applyRange({

@@ -8,10 +8,19 @@
  */
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
-import { StateError, ValueError, formatValue } from '../errors.js';
+import type { TestFaultKind } from '../coordinator/messages.js';
+import { NonFiniteError, StateError, ValueError, WorkerError, formatValue } from '../errors.js';
 import { type Callback, History, type Logs } from './callbacks.js';
 import { checkInputs, describeDataset, prepareTargets } from './dataset.js';
 import { DEFAULT_MICRO_BATCH_SIZE, type Sequential } from './sequential.js';
+
+/** For tests only: a fault that one gradient task of batch `batch` in epoch `epoch` raises. */
+export interface TestFault {
+  kind: TestFaultKind;
+  /** Epoch and batch index, counted from 0. */
+  epoch: number;
+  batch: number;
+}
 
 export interface FitArgs {
   /** Number of passes over the training data; default 1. */
@@ -34,6 +43,49 @@ export interface FitArgs {
   threads?: number;
   /** Samples per micro-batch, the unit of work of one task; default 16. Results depend on it. */
   microBatchSize?: number;
+  /**
+   * Stop with a NonFiniteError, before the optimizer step, when a batch's loss or gradient is
+   * NaN or infinite; default true. With false, training goes on and the history shows the NaN.
+   */
+  stopOnNonFinite?: boolean;
+  /**
+   * For tests only: makes a worker fail on purpose ('throw' an error, or 'exit' its thread), to
+   * exercise the WorkerError path. Never set it in real training.
+   */
+  testFault?: TestFault;
+}
+
+function checkTestFault(value: unknown): TestFault | undefined {
+  if (value === undefined) return undefined;
+  const fault = value as Partial<TestFault>;
+  const valid =
+    typeof value === 'object' &&
+    value !== null &&
+    (fault.kind === 'throw' || fault.kind === 'exit') &&
+    Number.isInteger(fault.epoch) &&
+    Number.isInteger(fault.batch);
+  if (!valid) {
+    throw new TypeError(`fit(): testFault must be { kind: 'throw' | 'exit', epoch: integer, batch: integer }, got ${formatValue(value)}.`);
+  }
+  return fault as TestFault;
+}
+
+/** Builds the NonFiniteError for a batch whose loss sum or gradient is not finite. */
+function nonFiniteError(model: Sequential, epoch: number, batch: number, loss: number, firstNonFiniteParam: number): NonFiniteError {
+  const entry = firstNonFiniteParam < 0 ? undefined : model.paramEntries.find((e) => firstNonFiniteParam < e.offset + e.size);
+  const layer = entry === undefined ? null : entry.layer.name;
+  const gradient =
+    entry === undefined
+      ? 'every gradient is finite'
+      : `the first layer with a non-finite gradient is '${entry.layer.name}' (${entry.name}, element ${firstNonFiniteParam - entry.offset})`;
+  return new NonFiniteError(
+    `fit(): non-finite values at epoch ${epoch}, batch ${batch} (counted from 0): the loss is ${loss} and ${gradient}. ` +
+      'Training stopped before this optimizer step. Lower the learning rate or check the weights and data, or set stopOnNonFinite to false (train.js: --no-stop-on-nan) to keep going.',
+    epoch,
+    batch,
+    layer,
+    loss,
+  );
 }
 
 function checkIntOption(value: unknown, option: string, min: number): number {
@@ -55,6 +107,9 @@ export async function runFit(model: Sequential, x: Tensor, y: Tensor, args: FitA
     if (model.endFit(disposals)) {
       throw new StateError(`dispose() was called on model '${model.name}' while fit() was running; training stopped.`, { cause: error });
     }
+    // A pool with a failed worker is not reused: close it (a pool given to usePool() stays
+    // open for its owner to close).
+    if (error instanceof WorkerError) await model.dispose();
     throw error;
   }
   model.endFit(disposals);
@@ -66,6 +121,11 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
   const epochs = checkIntOption(args.epochs ?? 1, 'epochs', 0);
   const batchSize = checkIntOption(args.batchSize ?? 32, 'batchSize', 1);
   const microBatchSize = checkIntOption(args.microBatchSize ?? DEFAULT_MICRO_BATCH_SIZE, 'microBatchSize', 1);
+  const stopOnNonFinite = args.stopOnNonFinite ?? true;
+  if (typeof stopOnNonFinite !== 'boolean') {
+    throw new TypeError(`fit(): stopOnNonFinite must be a boolean, got ${formatValue(stopOnNonFinite)}.`);
+  }
+  const testFault = checkTestFault(args.testFault);
   const validationSplit = args.validationSplit ?? 0;
   if (typeof validationSplit !== 'number' || !(validationSplit >= 0 && validationSplit < 1)) {
     throw new RangeError(`fit(): validationSplit must be a number in [0, 1), got ${formatValue(validationSplit)}.`);
@@ -127,10 +187,16 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
         orderOffset: start,
         batchSize: size,
         epoch,
+        batch,
         seed: epochSeed,
         step: model.nextOptimizerStep(),
         learningRate: optimizer.learningRate,
+        stopOnNonFinite,
+        fault: testFault !== undefined && testFault.epoch === epoch && testFault.batch === batch ? testFault.kind : undefined,
       });
+      if (stopOnNonFinite && (result.firstNonFiniteParam >= 0 || !Number.isFinite(result.lossSum))) {
+        throw nonFiniteError(model, epoch, batch, result.lossSum / size, result.firstNonFiniteParam);
+      }
       lossSum += result.lossSum;
       correct += result.correct;
       seen += size;

@@ -47,7 +47,7 @@ describe('train.js invalid options', () => {
   it('prints help with status 0', () => {
     const { status, stdout } = runTrain(['--help']);
     assert.equal(status, 0);
-    for (const option of ['--epochs', '--batch-size', '--threads', '--lr', '--optimizer', '--validation-split', '--seed', '--data', '--limit', '--save', '--json']) {
+    for (const option of ['--epochs', '--batch-size', '--threads', '--lr', '--optimizer', '--validation-split', '--seed', '--data', '--limit', '--save', '--json', '--no-stop-on-nan']) {
       assert.ok(stdout.includes(option), `help lists ${option}`);
     }
   });
