@@ -69,3 +69,8 @@ export function formatValue(value: unknown): string {
     return String(value);
   }
 }
+
+/** A checkpoint file is missing, damaged, or does not match the model or fit settings. */
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+}

@@ -11,9 +11,10 @@ import { ProgressLogger, formatMetric } from './cli/progress.js';
 import { Tensor } from './core/tensor.js';
 import { DataFormatError, DatasetMissingError } from './data/errors.js';
 import { type MnistSplit, loadMnist, renderDownloadProgress } from './data/mnist.js';
-import { NonFiniteError, ShapeError, StateError, ValueError, WorkerError } from './errors.js';
+import { CheckpointError, NonFiniteError, ShapeError, StateError, ValueError, WorkerError } from './errors.js';
 import { getBackend, setBackend } from './gemm/backend.js';
 import type { Logs } from './model/callbacks.js';
+import { type Checkpoint, readCheckpoint } from './model/checkpoint.js';
 import { saveModel } from './model/save.js';
 import { mnistCnn } from './models/mnist-cnn.js';
 import { createOptimizer } from './optim/index.js';
@@ -34,13 +35,23 @@ function toTensors(split: MnistSplit, start: number, end: number): { x: Tensor; 
  * Creates the --save directory before training, so that a path that cannot hold the model
  * fails in a second instead of after the whole run.
  */
-async function prepareSaveDir(dir: string): Promise<void> {
+async function prepareSaveDir(dir: string, option = '--save'): Promise<void> {
   try {
     await mkdir(dir, { recursive: true });
     await access(dir, fsConstants.W_OK);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new UsageError(`--save ${dir}: cannot create or write this directory (${reason}); give a writable directory path.`, 2);
+    throw new UsageError(`${option} ${dir}: cannot create or write this directory (${reason}); give a writable directory path.`, 2);
+  }
+}
+
+/** Reads and verifies the --resume checkpoint before the data is loaded. */
+async function readResumeCheckpoint(dir: string): Promise<Checkpoint> {
+  try {
+    return await readCheckpoint(dir);
+  } catch (error) {
+    if (error instanceof CheckpointError) throw new UsageError(`--resume ${dir}: ${error.message}`, 2);
+    throw error;
   }
 }
 
@@ -49,6 +60,8 @@ async function train(options: TrainOptions): Promise<number> {
   const print = (line: string) => log.write(`${line}\n`);
 
   if (options.save !== undefined) await prepareSaveDir(options.save);
+  if (options.checkpointDir !== undefined) await prepareSaveDir(options.checkpointDir, '--checkpoint-dir');
+  const resumed = options.resume === undefined ? null : await readResumeCheckpoint(options.resume);
   const data = await loadMnist({
     dataDir: options.data,
     download: options.download,
@@ -86,9 +99,14 @@ async function train(options: TrainOptions): Promise<number> {
     microBatchSize: options.microBatchSize,
     stopOnNonFinite: options.stopOnNan,
     callbacks: [progress],
+    checkpointDir: options.checkpointDir,
+    checkpointEvery: options.checkpointEvery,
+    resumeFrom: options.resume,
   });
   const trainSeconds = (performance.now() - trainStart) / 1000;
-  const samplesPerSecond = (trainCount * options.epochs) / trainSeconds;
+  // A resumed run trains only the samples after the checkpoint's position.
+  const samplesBefore = resumed === null ? 0 : resumed.meta.epoch * trainCount + resumed.meta.partial.seen;
+  const samplesPerSecond = Math.max(0, trainCount * options.epochs - samplesBefore) / trainSeconds;
 
   const evaluateSplit = async (x: Tensor, y: Tensor): Promise<SplitMetrics> => {
     const result = await model.evaluate(x, y);
@@ -143,7 +161,7 @@ async function train(options: TrainOptions): Promise<number> {
 }
 
 /** Errors whose message is the whole story; anything else also gets its stack. */
-const EXPECTED_ERRORS = [DataFormatError, DatasetMissingError, ShapeError, ValueError, StateError, WorkerError, NonFiniteError];
+const EXPECTED_ERRORS = [DataFormatError, DatasetMissingError, ShapeError, ValueError, StateError, WorkerError, NonFiniteError, CheckpointError];
 
 export async function main(argv: string[]): Promise<number> {
   let options: TrainOptions;

@@ -24,6 +24,11 @@ export interface TrainOptions {
   backend: 'auto' | 'js' | 'wasm';
   /** Stop with an error when a loss or gradient is NaN or infinite. */
   stopOnNan: boolean;
+  /** Directory that checkpoint.bin is written to, at each epoch end and every checkpointEvery batches. */
+  checkpointDir: string | undefined;
+  checkpointEvery: number | undefined;
+  /** Checkpoint directory to resume from; epochs is then the total, counting the epochs already run. */
+  resume: string | undefined;
 }
 
 export const TRAIN_DEFAULTS = {
@@ -95,6 +100,9 @@ export function buildTrainCommand(): Command {
     .addOption(new Option('--backend <name>', 'kernels: wasm (WebAssembly SIMD), js (plain TypeScript), or auto (the fastest supported)').choices(['auto', 'js', 'wasm']).default('auto'))
     .addOption(new Option('--micro-batch-size <n>', 'samples per worker task; results depend on it, not on --threads').default(TRAIN_DEFAULTS.microBatchSize).argParser(integer(1)))
     .addOption(new Option('--no-stop-on-nan', 'keep training when a loss or gradient is NaN or infinite (by default training stops with an error naming the epoch, batch and layer)'))
+    .addOption(new Option('--checkpoint-dir <dir>', 'write a checkpoint (checkpoint.bin) to this directory at the end of each epoch, replacing the previous one').argParser(nonEmpty))
+    .addOption(new Option('--checkpoint-every <n>', 'also write a checkpoint every n batches within an epoch (needs --checkpoint-dir)').argParser(integer(1)))
+    .addOption(new Option('--resume <dir>', 'resume training from the checkpoint in this directory; --epochs is the total number of epochs, counting those already run, and the other settings must be as in the checkpointed run').argParser(nonEmpty))
     .allowExcessArguments(false)
     .showSuggestionAfterError(true);
 }
@@ -130,6 +138,9 @@ export function parseTrainOptions(argv: string[], write: { out: (s: string) => v
     throw error;
   }
   const o = command.opts();
+  if (o.checkpointEvery !== undefined && o.checkpointDir === undefined) {
+    throw new UsageError('--checkpoint-every needs --checkpoint-dir, the directory to write checkpoints to.', 2);
+  }
   return {
     epochs: o.epochs,
     batchSize: o.batchSize,
@@ -147,5 +158,8 @@ export function parseTrainOptions(argv: string[], write: { out: (s: string) => v
     microBatchSize: o.microBatchSize,
     backend: o.backend,
     stopOnNan: o.stopOnNan,
+    checkpointDir: o.checkpointDir,
+    checkpointEvery: o.checkpointEvery,
+    resume: o.resume,
   };
 }

@@ -6,11 +6,15 @@
  * seeded by `seed`: the epoch shuffle and a per-epoch dropout seed are drawn from it, so a
  * seeded run is reproducible for any thread count.
  */
+import { join } from 'node:path';
+
 import { Rng } from '../core/random.js';
 import type { Tensor } from '../core/tensor.js';
 import type { TestFaultKind } from '../coordinator/messages.js';
-import { NonFiniteError, StateError, ValueError, WorkerError, formatValue } from '../errors.js';
+import { CheckpointError, NonFiniteError, StateError, ValueError, WorkerError, formatValue } from '../errors.js';
+import { getBackend } from '../gemm/backend.js';
 import { type Callback, History, type Logs } from './callbacks.js';
+import { type Checkpoint, type CheckpointSettings, CHECKPOINT_FILE, describeTopology, hashArrays, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { checkInputs, describeDataset, prepareTargets } from './dataset.js';
 import { DEFAULT_MICRO_BATCH_SIZE, type Sequential } from './sequential.js';
 
@@ -53,6 +57,22 @@ export interface FitArgs {
    * exercise the WorkerError path. Never set it in real training.
    */
   testFault?: TestFault;
+  /**
+   * Directory to write checkpoint.bin to, replacing it atomically: at the end of every epoch,
+   * and every `checkpointEvery` batches within an epoch when that is set.
+   */
+  checkpointDir?: string;
+  /** Batches between checkpoints within an epoch; default none, only at the end of each epoch. */
+  checkpointEvery?: number;
+  /**
+   * Checkpoint directory to resume from. The model must have the checkpoint's layers and
+   * optimizer and be compiled; its weights and optimizer state are replaced. fit() continues
+   * until `epochs` epochs in total, and the result is bit-identical to one uninterrupted run
+   * for any thread count. batchSize, microBatchSize, seed, validationSplit, shuffle, backend,
+   * the sample counts and the sha256 of x and y must be as in the checkpointed run.
+   * NOTE: the content of `validationData` is not compared, only its sample count.
+   */
+  resumeFrom?: string;
 }
 
 function checkTestFault(value: unknown): TestFault | undefined {
@@ -116,6 +136,41 @@ export async function runFit(model: Sequential, x: Tensor, y: Tensor, args: FitA
   return history;
 }
 
+function checkPath(value: unknown, option: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new TypeError(`fit(): ${option} must be a non-empty directory path, got ${formatValue(value)}.`);
+  return value;
+}
+
+/** Compares the checkpoint with the model and fit settings, then copies its state into the model. */
+function restoreCheckpoint(model: Sequential, dir: string, checkpoint: Checkpoint, settings: CheckpointSettings): void {
+  const { meta } = checkpoint;
+  const where = `Cannot resume from checkpoint ${join(dir, CHECKPOINT_FILE)}`;
+  const mismatch = (what: string, saved: unknown, current: unknown): never => {
+    throw new CheckpointError(`${where}: ${what} is ${formatValue(current)} but the checkpoint has ${formatValue(saved)}. Resume with the model, data and fit settings of the checkpointed run.`);
+  };
+  if (JSON.stringify(meta.topology) !== JSON.stringify(describeTopology(model))) {
+    mismatch('the model topology', meta.topology, describeTopology(model));
+  }
+  const optimizer = model.optimizer;
+  if (optimizer === null) throw new Error('unreachable: compiled model without optimizer');
+  const saved = { className: meta.optimizer.className, config: meta.optimizer.config };
+  const current = { className: optimizer.className, config: optimizer.getConfig() };
+  if (JSON.stringify(saved) !== JSON.stringify(current)) mismatch('the optimizer', saved, current);
+  for (const key of Object.keys(settings) as (keyof CheckpointSettings)[]) {
+    const what = key === 'dataSha256' ? 'the sha256 of the training data' : key;
+    if (meta.settings[key] !== settings[key]) mismatch(what, meta.settings[key], settings[key]);
+  }
+  const weights = model.flatWeights;
+  const state = model.optimizerStateArray;
+  if (checkpoint.weights.length !== weights.length || checkpoint.optimizerState.length !== state.length) {
+    mismatch('the weight and optimizer state size', [checkpoint.weights.length, checkpoint.optimizerState.length], [weights.length, state.length]);
+  }
+  weights.set(checkpoint.weights);
+  state.set(checkpoint.optimizerState);
+  model.optimizerStepCount = meta.optimizer.step;
+}
+
 async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
   const loss = model.requireCompiled('fit');
   const epochs = checkIntOption(args.epochs ?? 1, 'epochs', 0);
@@ -126,6 +181,14 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
     throw new TypeError(`fit(): stopOnNonFinite must be a boolean, got ${formatValue(stopOnNonFinite)}.`);
   }
   const testFault = checkTestFault(args.testFault);
+  const checkpointDir = checkPath(args.checkpointDir, 'checkpointDir');
+  const resumeFrom = checkPath(args.resumeFrom, 'resumeFrom');
+  const checkpointEvery = args.checkpointEvery === undefined ? undefined : checkIntOption(args.checkpointEvery, 'checkpointEvery', 1);
+  if (checkpointEvery !== undefined && checkpointDir === undefined) {
+    throw new ValueError('fit(): checkpointEvery needs checkpointDir, the directory to write checkpoints to.');
+  }
+  // Read and verify the checkpoint before any worker starts.
+  const checkpoint = resumeFrom === undefined ? null : await readCheckpoint(resumeFrom);
   const validationSplit = args.validationSplit ?? 0;
   if (typeof validationSplit !== 'number' || !(validationSplit >= 0 && validationSplit < 1)) {
     throw new RangeError(`fit(): validationSplit must be a number in [0, 1), got ${formatValue(validationSplit)}.`);
@@ -165,20 +228,64 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
   const history = new History();
   const stepsPerEpoch = Math.ceil(trainCount / batchSize);
   history.params = { epochs, batchSize, samples: trainCount, validationSamples: validationCount, steps: stepsPerEpoch, threads: runner.threads, microBatchSize };
-  const rng = new Rng(args.seed ?? 0);
+  const seed = args.seed ?? 0;
+  const rng = new Rng(seed);
   const shuffle = args.shuffle ?? true;
+  const checkpointing = checkpointDir !== undefined || checkpoint !== null;
+  const dataSha256 = checkpointing ? hashArrays([x.data, targets]) : '';
+  const settings: CheckpointSettings = { batchSize, microBatchSize, seed, validationSplit, shuffle, backend: getBackend(), trainCount, validationCount, dataSha256 };
+  if (args.validationData !== undefined) settings.validationSplit = 0;
   model.stopTraining = false;
 
+  // Position of the next batch; a resumed run starts at the checkpoint's position.
+  let firstEpoch = 0;
+  let firstBatch = 0;
+  let partial = { lossSum: 0, correct: 0, seen: 0 };
+  if (checkpoint !== null && resumeFrom !== undefined) {
+    restoreCheckpoint(model, resumeFrom, checkpoint, settings);
+    const { meta } = checkpoint;
+    rng.setState(meta.rngState);
+    firstEpoch = meta.epoch;
+    firstBatch = meta.batch;
+    partial = { ...meta.partial };
+    meta.history.epoch.forEach((epoch, i) => {
+      history.record(epoch, Object.fromEntries(Object.entries(meta.history.history).map(([key, values]) => [key, values[i]])));
+    });
+  }
+
+  const saveCheckpoint = async (epoch: number, batch: number, rngState: number, sums: typeof partial): Promise<void> => {
+    if (checkpointDir === undefined) return;
+    await writeCheckpoint(checkpointDir, {
+      meta: {
+        topology: describeTopology(model),
+        weightCount: model.flatWeights.length,
+        optimizer: { className: optimizer.className, config: optimizer.getConfig(), stateCount: model.optimizerStateArray.length, step: model.optimizerStepCount },
+        rngState,
+        epoch,
+        batch,
+        partial: sums,
+        settings,
+        history: { epoch: history.epoch, history: history.history },
+      },
+      weights: model.flatWeights,
+      optimizerState: model.optimizerStateArray,
+    });
+  };
+
   for (const cb of callbacks) await cb.onTrainBegin?.({});
-  for (let epoch = 0; epoch < epochs && !model.stopTraining; epoch++) {
+  for (let epoch = firstEpoch; epoch < epochs && !model.stopTraining; epoch++) {
     for (const cb of callbacks) await cb.onEpochBegin?.(epoch, {});
+    // The shuffle and the dropout seed are the Rng's first draws of the epoch, so its state
+    // here is all a checkpoint needs to regenerate them.
+    const epochRngState = rng.getState();
     for (let i = 0; i < trainCount; i++) order[i] = i;
     if (shuffle) rng.shuffle(order);
     const epochSeed = rng.nextUint32();
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
-    for (let batch = 0; batch < stepsPerEpoch && !model.stopTraining; batch++) {
+    const resuming = epoch === firstEpoch;
+    let lossSum = resuming ? partial.lossSum : 0;
+    let correct = resuming ? partial.correct : 0;
+    let seen = resuming ? partial.seen : 0;
+    for (let batch = resuming ? firstBatch : 0; batch < stepsPerEpoch && !model.stopTraining; batch++) {
       const start = batch * batchSize;
       const size = Math.min(batchSize, trainCount - start);
       for (const cb of callbacks) await cb.onBatchBegin?.(batch, { batch, size });
@@ -201,6 +308,10 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
       correct += result.correct;
       seen += size;
       const batchLogs: Logs = { batch, size, loss: result.lossSum / size, accuracy: result.correct / size };
+      // The end-of-epoch checkpoint covers the last batch.
+      if (checkpointEvery !== undefined && (batch + 1) % checkpointEvery === 0 && batch + 1 < stepsPerEpoch) {
+        await saveCheckpoint(epoch, batch + 1, epochRngState, { lossSum, correct, seen });
+      }
       for (const cb of callbacks) await cb.onBatchEnd?.(batch, batchLogs);
     }
     // Train metrics are means over the samples this epoch trained on, as Keras reports them.
@@ -211,6 +322,8 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
       logs.val_accuracy = v.correct / validationCount;
     }
     history.record(epoch, logs);
+    // An epoch cut short by stopTraining is not complete; its last mid-epoch checkpoint stays.
+    if (seen === trainCount) await saveCheckpoint(epoch + 1, 0, rng.getState(), { lossSum: 0, correct: 0, seen: 0 });
     for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
   }
   for (const cb of callbacks) await cb.onTrainEnd?.({});

@@ -286,6 +286,21 @@ export class Sequential {
     return this.disposals !== disposalsAtStart;
   }
 
+  /** @internal The optimizer state buffer, a view into the arena; for checkpoints. */
+  get optimizerStateArray(): Float32Array {
+    this.requireCompiled('optimizerStateArray');
+    return this.optimizerState as Float32Array;
+  }
+
+  /** @internal Optimizer updates applied since compile(); set when resuming from a checkpoint. */
+  get optimizerStepCount(): number {
+    return this.optimizerStep;
+  }
+
+  set optimizerStepCount(step: number) {
+    this.optimizerStep = step;
+  }
+
   /** @internal The next optimizer step number (1-based), advanced by fit(). */
   nextOptimizerStep(): number {
     return ++this.optimizerStep;

@@ -31,6 +31,7 @@ describe('train.js invalid options', () => {
     ['unknown option', ['--epoch', '3'], /unknown option '--epoch'/],
     ['stray argument', ['extra'], /too many arguments|unexpected/i],
     ['test limit zero', ['--test-limit', '0'], /--test-limit <n>.*'0' is invalid/],
+    ['checkpoint every without dir', ['--checkpoint-every', '5'], /--checkpoint-every needs --checkpoint-dir/],
   ];
   for (const [name, args, pattern] of cases) {
     it(`rejects ${name} with status 2`, () => {
@@ -120,6 +121,20 @@ describe('train.js usage errors', () => {
     const { status, stderr } = runTrain(['--save', '']);
     assert.equal(status, 2);
     assert.match(stderr, /--save <dir>.*expected a non-empty path/);
+  });
+
+  it('rejects a damaged resume checkpoint before loading data', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shardnet-resume-'));
+    try {
+      writeFileSync(join(dir, 'checkpoint.bin'), '{"format":"other","version":1}\n');
+      const { status, stderr } = runTrain(['--resume', dir, '--data', dir, '--no-download']);
+      assert.equal(status, 2);
+      const lines = stderr.trim().split('\n');
+      assert.equal(lines.length, 1, `expected one line, got: ${stderr}`);
+      assert.match(lines[0], /^train\.js: --resume .*checkpoint\.bin: the format is "other", expected "shardnet-checkpoint"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects a save path under a file before loading data', () => {
