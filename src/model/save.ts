@@ -4,10 +4,11 @@
  * weights.bin of little-endian float32 values in manifest order. Kernels keep Keras layouts:
  * convolutions [kh, kw, in, out], dense [in, out].
  */
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ValueError } from '../errors.js';
-import { deserializeLayer } from '../layers/index.js';
+import { ValueError, formatValue } from '../errors.js';
+import { LAYER_CLASS_NAMES, deserializeLayer } from '../layers/index.js';
+import { buildLayers, totalParams } from './build.js';
 import { Sequential } from './sequential.js';
 
 export const MODEL_FORMAT = 'layers-model';
@@ -76,8 +77,88 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
   await writeAtomically(join(dir, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
 }
 
-function fail(file: string, problem: string): never {
-  throw new ValueError(`Cannot load model ${file}: ${problem}.`);
+function fail(file: string, problem: string, cause?: unknown): never {
+  throw new ValueError(`Cannot load model ${file}: ${problem}.`, cause === undefined ? undefined : { cause });
+}
+
+/** Keys that would reach Object.prototype when copied into a configuration object. */
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Deepest nesting of arrays and objects accepted inside one layer config. */
+const MAX_CONFIG_DEPTH = 32;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Walks `config` without recursion and raises a ValueError on a forbidden key at any depth or
+ * on nesting deeper than MAX_CONFIG_DEPTH.
+ */
+function checkConfigKeys(config: Record<string, unknown>, file: string, where: string): void {
+  const pending: { value: unknown; path: string; depth: number }[] = [{ value: config, path: 'config', depth: 1 }];
+  while (pending.length > 0) {
+    const { value, path, depth } = pending.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_CONFIG_DEPTH) fail(file, `${where} nests deeper than ${MAX_CONFIG_DEPTH} levels at ${path}`);
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => pending.push({ value: item, path: `${path}[${i}]`, depth: depth + 1 }));
+      continue;
+    }
+    for (const [key, item] of Object.entries(value)) {
+      if (FORBIDDEN_KEYS.has(key)) fail(file, `${where} has a forbidden key ${JSON.stringify(key)} at ${path}`);
+      pending.push({ value: item, path: `${path}.${key}`, depth: depth + 1 });
+    }
+  }
+}
+
+/** Rebuilds layer `index` from its model.json entry and adds it to `model`. */
+function addLayer(model: Sequential, entry: unknown, index: number, file: string): void {
+  const where = `layer ${index}`;
+  if (!isPlainObject(entry) || !isPlainObject(entry.config)) fail(file, `${where} has no config object`);
+  const className = entry.class_name;
+  if (typeof className !== 'string' || !LAYER_CLASS_NAMES.includes(className)) {
+    fail(file, `${where} has unknown class_name ${formatValue(className)}. Supported classes: ${LAYER_CLASS_NAMES.join(', ')}`);
+  }
+  checkConfigKeys(entry.config, file, where);
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(entry.config)) config[FROM_KERAS_KEYS[key] ?? key] = value;
+  const batchInputShape = config.batch_input_shape ?? config.batchInputShape;
+  delete config.batch_input_shape;
+  delete config.batchInputShape;
+  if (Array.isArray(batchInputShape)) config.inputShape = batchInputShape.slice(1);
+  try {
+    model.add(deserializeLayer({ className, config }));
+  } catch (error) {
+    fail(file, `${where} (${className}) has an invalid config: ${(error as Error).message}`, error);
+  }
+}
+
+/** Returns whether `shape` is an array of the same integers as `expected`. */
+function sameShape(shape: unknown, expected: readonly number[]): boolean {
+  return Array.isArray(shape) && shape.length === expected.length && shape.every((size, i) => size === expected[i]);
+}
+
+/**
+ * Returns the file names of a weightsManifest group. Each must name a file directly inside the
+ * model directory, so a manifest cannot read files elsewhere. Names that start with a dot or
+ * contain a slash, a backslash, a colon or a NUL byte are rejected.
+ */
+function groupPaths(group: unknown, file: string): string[] {
+  if (!isPlainObject(group) || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+    fail(file, 'a weightsManifest group lacks paths or weights');
+  }
+  for (const path of group.paths) {
+    if (
+      typeof path !== 'string' ||
+      path === '' ||
+      path.startsWith('.') ||
+      /[/\\\0:]/.test(path)
+    ) {
+      fail(file, `weights path ${formatValue(path)} must be a plain file name in the model directory`);
+    }
+  }
+  return group.paths as string[];
 }
 
 /** Loads a model saved by saveModel (or a TensorFlow.js Sequential of supported layers). */
@@ -87,65 +168,83 @@ export async function loadModel(dir: string): Promise<Sequential> {
   try {
     parsed = JSON.parse(await readFile(jsonPath, 'utf8'));
   } catch (error) {
-    fail(jsonPath, `it is not readable JSON (${(error as Error).message})`);
+    fail(jsonPath, `it is not readable JSON (${(error as Error).message})`, error);
   }
-  const root = parsed as { modelTopology?: { class_name?: unknown; config?: { name?: unknown; layers?: unknown } }; weightsManifest?: unknown };
-  const topology = root?.modelTopology;
-  if (topology?.class_name !== 'Sequential' || !Array.isArray(topology.config?.layers)) {
+  if (!isPlainObject(parsed)) fail(jsonPath, `the top level must be a JSON object, found ${describeJsonType(parsed)}`);
+  const topology = parsed.modelTopology;
+  if (!isPlainObject(topology) || topology.class_name !== 'Sequential' || !isPlainObject(topology.config) || !Array.isArray(topology.config.layers)) {
     fail(jsonPath, 'modelTopology must be a Sequential with a layers array');
   }
-  const layerEntries = topology.config.layers as { class_name?: unknown; config?: Record<string, unknown> }[];
+  const layerEntries: unknown[] = topology.config.layers;
+  if (layerEntries.length === 0) fail(jsonPath, 'modelTopology has no layers');
   const modelName = typeof topology.config.name === 'string' ? topology.config.name : undefined;
   const model = new Sequential({ name: modelName });
-  layerEntries.forEach((entry, i) => {
-    if (entry === null || typeof entry !== 'object' || typeof entry.config !== 'object' || entry.config === null) {
-      fail(jsonPath, `layer ${i} has no config object`);
-    }
-    const config: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(entry.config)) {
-      if (key === '__proto__' || key === 'constructor' || key === 'prototype') fail(jsonPath, `layer ${i} has a forbidden key ${key}`);
-      config[FROM_KERAS_KEYS[key] ?? key] = value;
-    }
-    const batchInputShape = config.batch_input_shape ?? config.batchInputShape;
-    delete config.batch_input_shape;
-    delete config.batchInputShape;
-    if (Array.isArray(batchInputShape)) config.inputShape = batchInputShape.slice(1);
-    model.add(deserializeLayer({ className: String(entry.class_name), config }));
-  });
-  const manifestGroups = root.weightsManifest;
+  layerEntries.forEach((entry, i) => addLayer(model, entry, i, jsonPath));
+
+  // Shapes and sizes come from the layers alone, so everything below is checked before the
+  // weight buffer (and any file) is allocated or read.
+  const expected = buildLayers(model.layers, model.inputShape);
+  const paramCount = totalParams(expected);
+
+  const manifestGroups = parsed.weightsManifest;
   if (!Array.isArray(manifestGroups)) fail(jsonPath, 'weightsManifest is missing');
-  const flat = model.flatWeights;
-  const expected = model.paramEntries;
-  const specs: WeightSpec[] = [];
-  const chunks: Uint8Array[] = [];
-  for (const group of manifestGroups as { paths?: unknown; weights?: unknown }[]) {
-    if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) fail(jsonPath, 'a weightsManifest group lacks paths or weights');
-    for (const path of group.paths) {
-      if (typeof path !== 'string' || path.includes('/') || path.includes('\\') || path.startsWith('.')) {
-        fail(jsonPath, `weights path ${JSON.stringify(path)} must be a plain file name in the model directory`);
-      }
-      chunks.push(new Uint8Array(await readFile(join(dir, path))));
-    }
-    specs.push(...(group.weights as WeightSpec[]));
+  const paths: string[] = [];
+  const specs: unknown[] = [];
+  for (const group of manifestGroups) {
+    paths.push(...groupPaths(group, jsonPath));
+    specs.push(...((group as { weights: unknown[] }).weights));
   }
+  // NOTE: manifest weights are matched to the layers by position. Their names are not compared,
+  // so a manifest whose converter named the weights differently still loads.
   if (specs.length !== expected.length) fail(jsonPath, `the manifest lists ${specs.length} weights but the topology has ${expected.length}`);
-  const total = chunks.reduce((sum, c) => sum + c.length, 0);
-  if (total !== flat.length * 4) fail(jsonPath, `the weight files hold ${total} bytes but the model needs ${flat.length * 4}`);
-  const bytes = new Uint8Array(total);
+  specs.forEach((spec, i) => {
+    const e = expected[i];
+    if (!isPlainObject(spec)) fail(jsonPath, `weight ${i} in the manifest is ${describeJsonType(spec)}, not an object`);
+    const name = formatValue(spec.name);
+    if (spec.dtype !== 'float32') fail(jsonPath, `weight ${i} (${name}) has dtype ${formatValue(spec.dtype)}; only float32 is supported`);
+    if (!sameShape(spec.shape, e.spec.shape)) {
+      fail(jsonPath, `weight ${i} (${name}) has shape ${formatValue(spec.shape)} but layer '${e.layer.name}' needs [${e.spec.shape.join(', ')}]`);
+    }
+  });
+
+  const sizes: number[] = [];
+  for (const path of paths) {
+    try {
+      const info = await stat(join(dir, path));
+      if (!info.isFile()) fail(jsonPath, `weights path ${JSON.stringify(path)} is not a regular file`);
+      sizes.push(info.size);
+    } catch (error) {
+      if (error instanceof ValueError) throw error;
+      fail(jsonPath, `cannot read weights file ${JSON.stringify(path)} (${(error as Error).message})`, error);
+    }
+  }
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  if (total !== paramCount * 4) fail(jsonPath, `the weight files hold ${total} bytes but the model needs ${paramCount * 4}`);
+
+  const flat = model.flatWeights;
+  const bytes = new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength);
   let at = 0;
-  for (const chunk of chunks) {
+  for (const path of paths) {
+    let chunk: Uint8Array;
+    try {
+      chunk = new Uint8Array(await readFile(join(dir, path)));
+    } catch (error) {
+      fail(jsonPath, `cannot read weights file ${JSON.stringify(path)} (${(error as Error).message})`, error);
+    }
+    if (at + chunk.length > bytes.length) fail(jsonPath, `weights file ${JSON.stringify(path)} grew while it was read`);
     bytes.set(chunk, at);
     at += chunk.length;
   }
-  specs.forEach((spec, i) => {
-    const e = expected[i];
-    if (spec?.dtype !== 'float32') fail(jsonPath, `weight ${i} (${String(spec?.name)}) has dtype ${String(spec?.dtype)}; only float32 is supported`);
-    if (!Array.isArray(spec.shape) || spec.shape.join() !== e.spec.shape.join()) {
-      fail(jsonPath, `weight ${String(spec.name)} has shape [${String(spec.shape)}] but layer '${e.layer.name}' needs [${e.spec.shape.join(', ')}]`);
-    }
-  });
-  new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength).set(bytes);
+  if (at !== bytes.length) fail(jsonPath, 'the weight files shrank while they were read');
   return model;
+}
+
+/** Names the JSON type of `value` for error messages: null, array, object, string, number or boolean. */
+function describeJsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
 }
 
 export { writeAtomically };
