@@ -55,6 +55,13 @@ export interface SessionDescriptor {
  */
 export type TestFaultKind = 'throw' | 'exit';
 
+/**
+ * Fault that a task raises on purpose, for tests only. Besides the TestFaultKind values,
+ * 'hang' stores the worker's threadId in element 0 of `signal`, notifies waiters on it, and then
+ * blocks the worker in Atomics.wait until the thread is terminated.
+ */
+export type TaskFault = TestFaultKind | { kind: 'hang'; signal: SharedArrayBuffer };
+
 /** Rows of a dataset in shared memory. */
 export interface DatasetDescriptor {
   id: number;
@@ -85,7 +92,7 @@ export interface GradientTask {
   epoch: number;
   seed: number;
   /** For tests only: a fault to raise instead of computing the gradient. */
-  fault?: TestFaultKind;
+  fault?: TaskFault;
 }
 
 /**
@@ -118,6 +125,12 @@ export interface EvaluateTask {
   dataset: DatasetDescriptor;
   start: number;
   count: number;
+  /** Shared. Int32 [tasks of the call]: the threadId of the worker that started each task. */
+  taskThreads: SharedArrayBuffer;
+  /** This task's element of taskThreads. */
+  taskIndex: number;
+  /** For tests only: a fault to raise instead of evaluating. */
+  fault?: TaskFault;
 }
 
 /** Model outputs for dataset rows [start, start + count), written into `output`. */
@@ -129,6 +142,12 @@ export interface PredictTask {
   count: number;
   /** Shared. Float32 outputs [dataset.count, outputWidth]. */
   output: SharedArrayBuffer;
+  /** Shared. Int32 [tasks of the call]: the threadId of the worker that started each task. */
+  taskThreads: SharedArrayBuffer;
+  /** This task's element of taskThreads. */
+  taskIndex: number;
+  /** For tests only: a fault to raise instead of predicting. */
+  fault?: TaskFault;
 }
 
 export type Task = GradientTask | UpdateTask | EvaluateTask | PredictTask;

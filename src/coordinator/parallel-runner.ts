@@ -12,7 +12,7 @@ import { type Arena, regionOf } from '../core/arena.js';
 import { sharedFloat32 } from '../core/tensor.js';
 import { WorkerError } from '../errors.js';
 import type { Executor } from './executor.js';
-import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, Task, TestFaultKind } from './messages.js';
+import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, TaskFault, TestFaultKind } from './messages.js';
 
 export interface SessionSpec {
   inputShape: number[];
@@ -54,14 +54,37 @@ export interface TrainBatchResult extends EvaluateResult {
   firstNonFiniteParam: number;
 }
 
+/**
+ * What an evaluate or predict call runs for. A failed task raises a WorkerError whose epoch is
+ * the validation epoch, or -1 outside fit(), and whose batch is -1.
+ */
+export interface InferenceContext {
+  /** 'validation': the pass after a training epoch inside fit(). */
+  purpose: 'evaluate' | 'predict' | 'validation';
+  /** For tests only: a fault that the first task raises. */
+  fault?: TaskFault;
+}
+
 /** Builds the WorkerError for a task that failed on thread `threadId` (-1: not recorded). */
 function workerError(reason: unknown, threadId: number, taskKind: string, epoch: number, batch: number): WorkerError {
-  const detail = (reason instanceof Error ? reason.message : String(reason)).replace(/\s*\n\s*/g, ' ');
   const where = `at epoch ${epoch}, batch ${batch} (counted from 0)`;
+  return taskError(reason, threadId, taskKind, where, epoch, batch);
+}
+
+/** Builds the WorkerError for a failed task of an evaluate, predict or validation call. */
+function inferenceError(reason: unknown, threadId: number, purpose: InferenceContext['purpose'], epoch: number): WorkerError {
+  const taskKind = purpose === 'predict' ? 'predict' : 'evaluate';
+  const where = purpose === 'validation' ? `during validation after epoch ${epoch} (counted from 0)` : `during ${purpose}()`;
+  return taskError(reason, threadId, taskKind, where, purpose === 'validation' ? epoch : -1, -1);
+}
+
+function taskError(reason: unknown, threadId: number, taskKind: string, where: string, epoch: number, batch: number): WorkerError {
+  const detail = (reason instanceof Error ? reason.message : String(reason)).replace(/\s*\n\s*/g, ' ');
+  const article = taskKind.startsWith('e') ? 'an' : 'a';
   const message =
     threadId < 0
-      ? `A ${taskKind} task failed ${where} before its worker thread recorded its id: ${detail}`
-      : `Worker thread ${threadId} failed in a ${taskKind} task ${where}: ${detail}`;
+      ? `${article === 'an' ? 'An' : 'A'} ${taskKind} task failed ${where} before its worker thread recorded its id: ${detail}`
+      : `Worker thread ${threadId} failed in ${article} ${taskKind} task ${where}: ${detail}`;
   return new WorkerError(message, threadId, epoch, batch, { cause: reason });
 }
 
@@ -72,6 +95,8 @@ export class ParallelRunner {
   private readonly taskThreads: Int32Array;
   private readonly nonFiniteIndex: Int32Array;
   private readonly tasks: Promise<EvaluateResult | null>[] = [];
+  /** Epoch of the last trainBatch() call, which a validation pass reports; -1 before any. */
+  private lastEpoch = -1;
 
   constructor(
     private readonly executor: Executor,
@@ -144,6 +169,7 @@ export class ParallelRunner {
     fault?: TestFaultKind;
   }): Promise<TrainBatchResult> {
     const { session } = this;
+    this.lastEpoch = args.epoch;
     const micro = session.microBatchSize;
     const microCount = Math.ceil(args.batchSize / micro);
     let lossSum = 0;
@@ -246,14 +272,31 @@ export class ParallelRunner {
     }
   }
 
-  /** Loss sum and correct count over every row of the dataset. */
-  async evaluate(dataset: DatasetDescriptor): Promise<EvaluateResult> {
+  /**
+   * Loss sum and correct count over every row of the dataset. Without a context the call is
+   * the validation pass of the epoch that trainBatch() last trained, because fit() calls it so.
+   * A failed task raises a WorkerError after every task of the call has settled.
+   */
+  async evaluate(dataset: DatasetDescriptor, context: InferenceContext = { purpose: 'validation' }): Promise<EvaluateResult> {
+    const taskCount = Math.ceil(dataset.count / EVAL_ROWS_PER_TASK);
+    const taskThreads = new Int32Array(new SharedArrayBuffer(Math.max(1, taskCount) * Int32Array.BYTES_PER_ELEMENT)).fill(-1);
     const tasks: Promise<EvaluateResult | null>[] = [];
-    for (let start = 0; start < dataset.count; start += EVAL_ROWS_PER_TASK) {
-      const task: Task = { kind: 'evaluate', session: this.session, dataset, start, count: Math.min(EVAL_ROWS_PER_TASK, dataset.count - start) };
-      tasks.push(this.executor.run(task));
+    for (let index = 0; index < taskCount; index++) {
+      const start = index * EVAL_ROWS_PER_TASK;
+      tasks.push(
+        this.executor.run({
+          kind: 'evaluate',
+          session: this.session,
+          dataset,
+          start,
+          count: Math.min(EVAL_ROWS_PER_TASK, dataset.count - start),
+          taskThreads: taskThreads.buffer as SharedArrayBuffer,
+          taskIndex: index,
+          ...(context.fault !== undefined && index === 0 ? { fault: context.fault } : {}),
+        }),
+      );
     }
-    const results = await Promise.all(tasks);
+    const results = await this.settleInference(tasks, taskThreads, context.purpose);
     let lossSum = 0;
     let correct = 0;
     for (const result of results) {
@@ -264,11 +307,17 @@ export class ParallelRunner {
     return { lossSum, correct };
   }
 
-  /** Model outputs for every row of the dataset, [count, outputWidth]. */
-  async predict(dataset: DatasetDescriptor, outputWidth: number): Promise<Float32Array> {
+  /**
+   * Model outputs for every row of the dataset, [count, outputWidth]. A failed task raises a
+   * WorkerError after every task of the call has settled.
+   */
+  async predict(dataset: DatasetDescriptor, outputWidth: number, context: InferenceContext = { purpose: 'predict' }): Promise<Float32Array> {
     const output = sharedFloat32(dataset.count * outputWidth);
+    const taskCount = Math.ceil(dataset.count / EVAL_ROWS_PER_TASK);
+    const taskThreads = new Int32Array(new SharedArrayBuffer(Math.max(1, taskCount) * Int32Array.BYTES_PER_ELEMENT)).fill(-1);
     const tasks: Promise<EvaluateResult | null>[] = [];
-    for (let start = 0; start < dataset.count; start += EVAL_ROWS_PER_TASK) {
+    for (let index = 0; index < taskCount; index++) {
+      const start = index * EVAL_ROWS_PER_TASK;
       tasks.push(
         this.executor.run({
           kind: 'predict',
@@ -277,10 +326,29 @@ export class ParallelRunner {
           start,
           count: Math.min(EVAL_ROWS_PER_TASK, dataset.count - start),
           output: output.buffer as SharedArrayBuffer,
+          taskThreads: taskThreads.buffer as SharedArrayBuffer,
+          taskIndex: index,
+          ...(context.fault !== undefined && index === 0 ? { fault: context.fault } : {}),
         }),
       );
     }
-    await Promise.all(tasks);
+    await this.settleInference(tasks, taskThreads, context.purpose);
     return output;
+  }
+
+  /** Waits for every task, then raises a WorkerError for the first one that failed. */
+  private async settleInference(
+    tasks: Promise<EvaluateResult | null>[],
+    taskThreads: Int32Array,
+    purpose: InferenceContext['purpose'],
+  ): Promise<(EvaluateResult | null)[]> {
+    const outcomes = await Promise.allSettled(tasks);
+    const results: (EvaluateResult | null)[] = [];
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i];
+      if (outcome.status === 'rejected') throw inferenceError(outcome.reason, taskThreads[i], purpose, this.lastEpoch);
+      results.push(outcome.value);
+    }
+    return results;
   }
 }

@@ -16,7 +16,7 @@ import { formatValue } from '../errors.js';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { Executor } from './executor.js';
-import type { EvaluateResult, Task } from './messages.js';
+import type { EvaluateResult, Task, TaskFault } from './messages.js';
 
 export interface WorkerPoolOptions {
   /** Number of worker threads; defaults to the number of cores. */
@@ -56,6 +56,7 @@ export class WorkerPool implements Executor {
   private closed = false;
   private running = 0;
   private readonly waiting: (() => void)[] = [];
+  private readonly testFaults = new Map<Task['kind'], TaskFault>();
 
   constructor(options: WorkerPoolOptions = {}) {
     const filled = { ...WORKER_POOL_DEFAULTS, ...options };
@@ -88,6 +89,11 @@ export class WorkerPool implements Executor {
     // exceeds the concurrency, even for a moment.
     if (this.running < this.concurrency) this.running++;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    const fault = task.kind === 'update' ? undefined : this.testFaults.get(task.kind);
+    if (fault !== undefined && task.kind !== 'update') {
+      this.testFaults.delete(task.kind);
+      task = { ...task, fault };
+    }
     try {
       return (await this.piscina.run(task)) as EvaluateResult | null;
     } finally {
@@ -95,6 +101,25 @@ export class WorkerPool implements Executor {
       if (next === undefined) this.running--;
       else next();
     }
+  }
+
+  /**
+   * For tests only: makes the next gradient, evaluate or predict task that this pool runs
+   * raise `fault`, in place of any fault the task carries.
+   */
+  injectTestFault(taskKind: 'gradient' | 'evaluate' | 'predict', fault: TaskFault): void {
+    this.testFaults.set(taskKind, fault);
+  }
+
+  /**
+   * For tests only: terminates the worker thread `threadId` as an outside kill would. Its
+   * running task is rejected, and Piscina (5.x) starts a replacement worker. Resolves with the
+   * thread's exit code. Raises a RangeError when no worker of this pool has that threadId.
+   */
+  async terminateThread(threadId: number): Promise<number> {
+    const worker = this.piscina.threads.find((thread) => thread.threadId === threadId);
+    if (worker === undefined) throw new RangeError(`No worker thread ${threadId} in this pool.`);
+    return worker.terminate();
   }
 
   async close(): Promise<void> {

@@ -24,7 +24,7 @@ import type {
   PredictTask,
   SessionDescriptor,
   Task,
-  TestFaultKind,
+  TaskFault,
   UpdateTask,
 } from './messages.js';
 
@@ -120,20 +120,27 @@ function gatherRow(replica: Replica<Float32Array>, dataset: WorkerDataset, row: 
   }
 }
 
-/** Raises a fault requested by a test. */
-function injectFault(kind: TestFaultKind): never {
-  if (kind === 'exit') {
-    // On the main thread process.exit would end the whole program, not one worker.
-    if (isMainThread) throw new Error("The test fault 'exit' needs a worker thread; use threads >= 1.");
-    process.exit(70);
+/** Raises a fault requested by a test in a task of kind `taskKind`. */
+function injectFault(fault: TaskFault, taskKind: Task['kind']): never {
+  const kind = typeof fault === 'string' ? fault : fault.kind;
+  // On the main thread process.exit would end the whole program, and a blocked thread could
+  // never be terminated, so both faults need a worker.
+  if (kind !== 'throw' && isMainThread) throw new Error(`The test fault '${kind}' needs a worker thread; use threads >= 1.`);
+  if (kind === 'exit') process.exit(70);
+  if (typeof fault !== 'string') {
+    const signal = new Int32Array(fault.signal);
+    Atomics.store(signal, 0, threadId);
+    Atomics.notify(signal, 0);
+    // Nothing stores a value other than threadId here, so the wait ends only with the thread.
+    for (;;) Atomics.wait(signal, 0, threadId);
   }
-  throw new Error(`Test fault '${kind}' raised in a gradient task.`);
+  throw new Error(`Test fault '${kind}' raised in ${taskKind === 'evaluate' ? 'an' : 'a'} ${taskKind} task.`);
 }
 
 function runGradient(task: GradientTask): void {
   const session = openSession(task.session);
   session.taskThreads[task.slot] = threadId;
-  if (task.fault !== undefined) injectFault(task.fault);
+  if (task.fault !== undefined) injectFault(task.fault, 'gradient');
   const dataset = openDataset(task.dataset);
   const { replica } = session;
   const order = dataset.order;
@@ -192,6 +199,8 @@ function runUpdate(task: UpdateTask): void {
 
 function runEvaluate(task: EvaluateTask): EvaluateResult {
   const session = openSession(task.session);
+  new Int32Array(task.taskThreads)[task.taskIndex] = threadId;
+  if (task.fault !== undefined) injectFault(task.fault, 'evaluate');
   const dataset = openDataset(task.dataset);
   const { replica } = session;
   let lossSum = 0;
@@ -208,6 +217,8 @@ function runEvaluate(task: EvaluateTask): EvaluateResult {
 
 function runPredict(task: PredictTask): void {
   const session = openSession(task.session);
+  new Int32Array(task.taskThreads)[task.taskIndex] = threadId;
+  if (task.fault !== undefined) injectFault(task.fault, 'predict');
   const dataset = openDataset(task.dataset);
   const { replica } = session;
   const width = replica.outputWidth;

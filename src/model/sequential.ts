@@ -11,11 +11,12 @@
 import { InlineExecutor, type Executor } from '../coordinator/executor.js';
 import { ParallelRunner } from '../coordinator/parallel-runner.js';
 import { WorkerPool, checkThreads } from '../coordinator/pool.js';
+import type { TestFaultKind } from '../coordinator/messages.js';
 import { Rng } from '../core/random.js';
 import { getBackend } from '../gemm/backend.js';
 import { Arena } from '../core/arena.js';
 import { Tensor } from '../core/tensor.js';
-import { ShapeError, StateError, ValueError, formatShape, formatValue } from '../errors.js';
+import { ShapeError, StateError, ValueError, WorkerError, formatShape, formatValue } from '../errors.js';
 import { Dropout, serializeLayer } from '../layers/index.js';
 import { initializeParam } from '../layers/initializers.js';
 import type { Layer } from '../layers/layer.js';
@@ -46,6 +47,20 @@ export interface EvaluateArgs {
   /** Accepted for Keras compatibility; results do not depend on it. */
   batchSize?: number;
   threads?: number;
+  /**
+   * For tests only: a fault that the first worker task raises, to exercise the WorkerError
+   * path. Never set it in real use.
+   */
+  testFault?: TestFaultKind;
+}
+
+/** Checks EvaluateArgs.testFault and returns it as the runner's context field. */
+function checkInferenceFault(value: unknown, method: string): { fault?: TestFaultKind } {
+  if (value === undefined) return {};
+  if (value !== 'throw' && value !== 'exit') {
+    throw new TypeError(`${method}(): testFault must be 'throw' or 'exit', got ${formatValue(value)}.`);
+  }
+  return { fault: value };
 }
 
 /** Result of evaluate(): the mean loss and the accuracy over all samples. */
@@ -226,8 +241,10 @@ export class Sequential {
     const loss = this.requireCompiled('evaluate');
     const count = checkInputs(x, this.layers[0]);
     const targets = prepareTargets(y, count, this.layers[this.layers.length - 1], loss);
+    const fault = checkInferenceFault(args.testFault, 'evaluate');
     const runner = this.getRunner(args.threads, args.batchSize ?? 32, DEFAULT_MICRO_BATCH_SIZE, 'infer');
-    const result = await runner.evaluate(describeDataset(x, targets, targets.length / count, null));
+    const dataset = describeDataset(x, targets, targets.length / count, null);
+    const result = await this.closeOnWorkerError(runner.evaluate(dataset, { purpose: 'evaluate', ...fault }));
     return { loss: result.lossSum / count, accuracy: result.correct / count };
   }
 
@@ -235,10 +252,25 @@ export class Sequential {
   async predict(x: Tensor, args: EvaluateArgs = {}): Promise<Tensor> {
     this.build();
     const count = checkInputs(x, this.layers[0]);
+    const fault = checkInferenceFault(args.testFault, 'predict');
     const runner = this.getRunner(args.threads, args.batchSize ?? 32, DEFAULT_MICRO_BATCH_SIZE, 'infer');
     const width = this.outputShape.reduce((a, b) => a * b, 1);
-    const output = await runner.predict(describeDataset(x, null, 0, null), width);
+    const output = await this.closeOnWorkerError(runner.predict(describeDataset(x, null, 0, null), width, { purpose: 'predict', ...fault }));
     return new Tensor(output, [count, ...this.outputShape]);
+  }
+
+  /**
+   * Awaits an evaluate or predict call, and closes the model's own pool when a worker failed,
+   * as fit() does, so the next call starts a new one. A pool given to usePool() stays open, and
+   * during fit() the pool is left for fit() to handle.
+   */
+  private async closeOnWorkerError<T>(call: Promise<T>): Promise<T> {
+    try {
+      return await call;
+    } catch (error) {
+      if (error instanceof WorkerError && !this.fitting) await this.dispose();
+      throw error;
+    }
   }
 
   /**

@@ -173,3 +173,151 @@ test('finite training unaffected by check', async () => {
     await unchecked.dispose();
   }
 });
+
+/** Runs `call` and returns the error it rejects with and the milliseconds until it did. */
+async function callError(call: () => Promise<unknown>): Promise<{ error: unknown; elapsedMs: number }> {
+  const start = performance.now();
+  try {
+    await call();
+  } catch (error) {
+    return { error, elapsedMs: performance.now() - start };
+  }
+  assert.fail('the call resolved, expected it to reject');
+}
+
+/** Returns the model's executor, which is null once the model closed its pool. */
+function ownExecutor(model: Sequential): unknown {
+  return (model as unknown as { executor: unknown }).executor;
+}
+
+test('evaluate task fault raises WorkerError', async () => {
+  const model = smallNet();
+  try {
+    await model.evaluate(DATA.x, DATA.y, { threads: 2 });
+    const { error, elapsedMs } = await callError(() => model.evaluate(DATA.x, DATA.y, { threads: 2, testFault: 'throw' }));
+    assert.ok(error instanceof WorkerError, `expected a WorkerError, got ${String(error)}`);
+    assert.ok(error.threadId > 0, `thread id ${error.threadId} is a worker's`);
+    assert.equal(error.epoch, -1);
+    assert.equal(error.batch, -1);
+    assert.match(error.message, new RegExp(`^Worker thread ${error.threadId} failed in an evaluate task during evaluate\\(\\): `));
+    assert.match(error.message, /Test fault 'throw' raised in an evaluate task/);
+    assert.ok(elapsedMs < 5000, `evaluate rejected after ${elapsedMs.toFixed(0)} ms`);
+    assert.equal(ownExecutor(model), null, 'evaluate closed the model pool');
+    const result = await model.evaluate(DATA.x, DATA.y, { threads: 2 });
+    assert.ok(Number.isFinite(result.loss));
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('predict task exit raises WorkerError', async () => {
+  const model = smallNet();
+  try {
+    await model.predict(DATA.x, { threads: 2 });
+    const { error, elapsedMs } = await callError(() => model.predict(DATA.x, { threads: 2, testFault: 'exit' }));
+    assert.ok(error instanceof WorkerError, `expected a WorkerError, got ${String(error)}`);
+    assert.ok(error.threadId > 0, `thread id ${error.threadId} is a worker's`);
+    assert.equal(error.epoch, -1);
+    assert.match(error.message, new RegExp(`^Worker thread ${error.threadId} failed in a predict task during predict\\(\\): `));
+    assert.match(error.message, /exited with code: 70/);
+    assert.ok(elapsedMs < 5000, `predict rejected after ${elapsedMs.toFixed(0)} ms`);
+    assert.equal(ownExecutor(model), null, 'predict closed the model pool');
+    const output = await model.predict(DATA.x, { threads: 2 });
+    assert.deepEqual(output.shape, [256, 10]);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('predict fault on shared pool keeps pool', async () => {
+  const pool = new WorkerPool({ threads: 2, concurrency: 2, warn: () => {} });
+  const model = smallNet();
+  model.usePool(pool);
+  try {
+    const { error } = await callError(() => model.predict(DATA.x, { testFault: 'throw' }));
+    assert.ok(error instanceof WorkerError, `expected a WorkerError, got ${String(error)}`);
+    // A closed pool would reject this predict with 'The worker pool is closed.'
+    const output = await model.predict(DATA.x);
+    assert.deepEqual(output.shape, [256, 10]);
+  } finally {
+    await model.dispose();
+    await pool.close();
+  }
+});
+
+test('invalid evaluate testFault is a TypeError', async () => {
+  const model = smallNet();
+  await assert.rejects(model.evaluate(DATA.x, DATA.y, { threads: 0, testFault: 'hang' as 'exit' }), {
+    name: 'TypeError',
+    message: /evaluate\(\): testFault must be/,
+  });
+});
+
+test('validation failure names epoch', async () => {
+  const pool = new WorkerPool({ threads: 2, concurrency: 2, warn: () => {} });
+  const model = smallNet();
+  model.usePool(pool);
+  try {
+    const callbacks = {
+      onEpochBegin: (epoch: number): void => {
+        if (epoch === 1) pool.injectTestFault('evaluate', 'throw');
+      },
+    };
+    const { error, elapsedMs } = await fitError(model, { validationSplit: 0.25, callbacks });
+    assert.ok(error instanceof WorkerError, `expected a WorkerError, got ${String(error)}`);
+    assert.ok(error.threadId > 0, `thread id ${error.threadId} is a worker's`);
+    assert.equal(error.epoch, 1);
+    assert.equal(error.batch, -1);
+    assert.match(error.message, new RegExp(`^Worker thread ${error.threadId} failed in an evaluate task during validation after epoch 1 `));
+    assert.ok(elapsedMs < 5000, `fit rejected after ${elapsedMs.toFixed(0)} ms`);
+  } finally {
+    await model.dispose();
+    await pool.close();
+  }
+});
+
+/** Atomics.waitAsync (Node 16+), which the TypeScript lib of this project does not declare. */
+const waitAsync = (Atomics as unknown as { waitAsync(array: Int32Array, index: number, value: number): { async: boolean; value: Promise<string> | string } })
+  .waitAsync;
+
+// The timeout turns a fit that never settles after the kill into a failure, not a hang.
+test('killed worker rejects fit with WorkerError', { timeout: 20_000 }, async () => {
+  const pool = new WorkerPool({ threads: 2, concurrency: 2, warn: () => {} });
+  const model = smallNet();
+  model.usePool(pool);
+  try {
+    // The hang fault stores the blocked worker's threadId in signal[0] and notifies.
+    const signal = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+    let currentEpoch = -1;
+    const callbacks = {
+      onEpochBegin: (epoch: number): void => {
+        currentEpoch = epoch;
+      },
+      onBatchBegin: (batch: number): void => {
+        if (currentEpoch === 1 && batch === 2) pool.injectTestFault('gradient', { kind: 'hang', signal: signal.buffer as SharedArrayBuffer });
+      },
+    };
+    const waiting = waitAsync(signal, 0, 0);
+    assert.equal(waiting.async, true);
+    const fitting = fitError(model, { callbacks });
+    assert.equal(await waiting.value, 'ok');
+    const hungThread = Atomics.load(signal, 0);
+    const killedAt = performance.now();
+    await pool.terminateThread(hungThread);
+    const { error } = await fitting;
+    const afterKillMs = performance.now() - killedAt;
+    assert.ok(error instanceof WorkerError, `expected a WorkerError, got ${String(error)}`);
+    assert.equal(error.threadId, hungThread);
+    assert.equal(error.epoch, 1);
+    assert.equal(error.batch, 2);
+    assert.match(error.message, new RegExp(`^Worker thread ${hungThread} failed in a gradient task at epoch 1, batch 2 `));
+    assert.match(error.message, /exited with code: 1/);
+    assert.ok(afterKillMs < 1000, `fit rejected ${afterKillMs.toFixed(0)} ms after the kill`);
+    // Piscina replaced the terminated worker, so the shared pool still trains.
+    const history = await model.fit(DATA.x, DATA.y, { epochs: 1, batchSize: 64 });
+    assert.equal(history.epoch.length, 1);
+  } finally {
+    await model.dispose();
+    await pool.close();
+  }
+});
