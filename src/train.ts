@@ -6,6 +6,7 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
+import { InterruptHandler, SIGNAL_EXIT_CODES, resumeCommand } from './cli/interrupts.js';
 import { parseTrainOptions, UsageError, type TrainOptions } from './cli/options.js';
 import { ProgressLogger, formatMetric } from './cli/progress.js';
 import { Tensor } from './core/tensor.js';
@@ -13,7 +14,7 @@ import { DataFormatError, DatasetMissingError } from './data/errors.js';
 import { type MnistSplit, loadMnist, renderDownloadProgress } from './data/mnist.js';
 import { CheckpointError, NonFiniteError, ShapeError, StateError, ValueError, WorkerError } from './errors.js';
 import { getBackend, setBackend } from './gemm/backend.js';
-import type { Logs } from './model/callbacks.js';
+import type { Callback, Logs } from './model/callbacks.js';
 import { type Checkpoint, readCheckpoint } from './model/checkpoint.js';
 import { saveModel } from './model/save.js';
 import { mnistCnn } from './models/mnist-cnn.js';
@@ -55,7 +56,30 @@ async function readResumeCheckpoint(dir: string): Promise<Checkpoint> {
   }
 }
 
-async function train(options: TrainOptions): Promise<number> {
+/** Writes to stderr where an interrupted run stopped and the command line that resumes it. */
+async function reportInterrupt(signal: string, options: TrainOptions, argv: string[]): Promise<void> {
+  const dir = options.checkpointDir;
+  if (dir === undefined) {
+    process.stderr.write(`train.js: training stopped by ${signal}. No checkpoint was written because --checkpoint-dir is not set, so a new run starts from the beginning.\n`);
+    return;
+  }
+  let checkpoint: Checkpoint;
+  try {
+    checkpoint = await readCheckpoint(dir);
+  } catch (error) {
+    if (!(error instanceof CheckpointError)) throw error;
+    process.stderr.write(`train.js: training stopped by ${signal} before a checkpoint was written (${error.message})\n`);
+    return;
+  }
+  const { epoch, batch } = checkpoint.meta;
+  const position = batch === 0 ? `the start of epoch ${epoch + 1}` : `epoch ${epoch + 1} after batch ${batch}`;
+  process.stderr.write(
+    `train.js: training stopped by ${signal}. The checkpoint in ${dir} is at ${position}. ` +
+      `Resume with:\n  ${resumeCommand(argv, dir)}\n`,
+  );
+}
+
+async function train(options: TrainOptions, argv: string[], interrupts: InterruptHandler): Promise<number> {
   const log = options.json ? process.stderr : process.stdout;
   const print = (line: string) => log.write(`${line}\n`);
 
@@ -81,6 +105,10 @@ async function train(options: TrainOptions): Promise<number> {
   const optimizer = createOptimizer(options.optimizer, options.lr === undefined ? {} : { learningRate: options.lr });
   model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   model.summary(print);
+  // From here the first SIGINT or SIGTERM stops training after the current batch.
+  interrupts.beginTraining(() => {
+    model.stopTraining = true;
+  });
   print(
     `Training on ${trainCount} samples, validating on ${total - trainCount}, testing on ${test.x.shape[0]}: ` +
       `epochs=${options.epochs} batch_size=${options.batchSize} threads=${options.threads} optimizer=${options.optimizer} ` +
@@ -89,6 +117,12 @@ async function train(options: TrainOptions): Promise<number> {
 
   const stepsPerEpoch = Math.ceil(trainCount / options.batchSize);
   const progress = new ProgressLogger({ epochs: options.epochs, stepsPerEpoch, batchSize: options.batchSize, stream: log });
+  // fit() clears stopTraining when it starts, so a signal that came before is applied again.
+  const reapplyStop: Callback = {
+    onTrainBegin: () => {
+      if (interrupts.signal !== null) model.stopTraining = true;
+    },
+  };
   const trainStart = performance.now();
   const history = await model.fit(all.x, all.y, {
     epochs: options.epochs,
@@ -98,11 +132,19 @@ async function train(options: TrainOptions): Promise<number> {
     threads: options.threads,
     microBatchSize: options.microBatchSize,
     stopOnNonFinite: options.stopOnNan,
-    callbacks: [progress],
+    callbacks: [progress, reapplyStop],
     checkpointDir: options.checkpointDir,
     checkpointEvery: options.checkpointEvery,
+    checkpointOnStop: options.checkpointDir !== undefined,
     resumeFrom: options.resume,
   });
+  interrupts.endTraining();
+  if (interrupts.signal !== null) {
+    // The model is not fully trained, so it is neither evaluated nor saved.
+    await model.dispose();
+    await reportInterrupt(interrupts.signal, options, argv);
+    return SIGNAL_EXIT_CODES[interrupts.signal];
+  }
   const trainSeconds = (performance.now() - trainStart) / 1000;
   // A resumed run trains only the samples after the checkpoint's position.
   const samplesBefore = resumed === null ? 0 : resumed.meta.epoch * trainCount + resumed.meta.partial.seen;
@@ -133,7 +175,11 @@ async function train(options: TrainOptions): Promise<number> {
   await model.dispose();
 
   if (options.json) {
-    const epochs: Logs[] = history.epoch.map((_, i) => Object.fromEntries(Object.entries(history.history).map(([k, v]) => [k, v[i]])));
+    // rssMiB is null for the epochs that a resumed run took from its checkpoint.
+    const epochs: (Logs | Record<string, number | null>)[] = history.epoch.map((epoch, i) => ({
+      ...Object.fromEntries(Object.entries(history.history).map(([k, v]) => [k, v[i]])),
+      rssMiB: progress.rssMiB.get(epoch) ?? null,
+    }));
     const report = {
       epochs,
       final,
@@ -174,8 +220,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  const interrupts = new InterruptHandler(process.stderr);
+  interrupts.install();
   try {
-    return await train(options);
+    return await train(options, argv, interrupts);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`train.js: ${error.message}\n`);
@@ -188,6 +236,8 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
     throw error;
+  } finally {
+    interrupts.uninstall();
   }
 }
 

@@ -32,7 +32,14 @@ function formatSeconds(seconds: number): string {
   return seconds >= 10 ? `${Math.round(seconds)}s` : `${seconds.toFixed(1)}s`;
 }
 
+/** Resident set size of this process in MiB (2^20 bytes). */
+export function residentMiB(): number {
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
 export class ProgressLogger implements Callback {
+  /** Resident memory in MiB at the end of each epoch this process ran, by epoch index. */
+  readonly rssMiB = new Map<number, number>();
   private epochStart = 0;
   private lastDraw = 0;
   private lossSum = 0;
@@ -84,7 +91,9 @@ export class ProgressLogger implements Callback {
     const steps = this.options.stepsPerEpoch;
     const stepMs = (seconds * 1000) / steps;
     const samplesPerSecond = this.seen / seconds;
-    const metrics = formatLogs(logs, ['loss', 'accuracy', 'val_loss', 'val_accuracy']);
+    const rssMiB = residentMiB();
+    this.rssMiB.set(epoch, rssMiB);
+    const metrics = `${formatLogs(logs, ['loss', 'accuracy', 'val_loss', 'val_accuracy'])} - rssMiB: ${rssMiB.toFixed(1)}`;
     const timing = `${formatSeconds(seconds)} ${Math.round(stepMs)}ms/step ${Math.round(samplesPerSecond)} samples/s`;
     if (this.tty) {
       const bar = '='.repeat(BAR_WIDTH);

@@ -65,6 +65,11 @@ export interface FitArgs {
   /** Batches between checkpoints within an epoch; default none, only at the end of each epoch. */
   checkpointEvery?: number;
   /**
+   * When `stopTraining` ends the loop within an epoch, also write a checkpoint at the batch
+   * reached, so a resume continues from there; default false. Needs checkpointDir.
+   */
+  checkpointOnStop?: boolean;
+  /**
    * Checkpoint directory to resume from. The model must have the checkpoint's layers and
    * optimizer and be compiled; its weights and optimizer state are replaced. fit() continues
    * until `epochs` epochs in total, and the result is bit-identical to one uninterrupted run
@@ -186,6 +191,13 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
   const checkpointEvery = args.checkpointEvery === undefined ? undefined : checkIntOption(args.checkpointEvery, 'checkpointEvery', 1);
   if (checkpointEvery !== undefined && checkpointDir === undefined) {
     throw new ValueError('fit(): checkpointEvery needs checkpointDir, the directory to write checkpoints to.');
+  }
+  const checkpointOnStop = args.checkpointOnStop ?? false;
+  if (typeof checkpointOnStop !== 'boolean') {
+    throw new TypeError(`fit(): checkpointOnStop must be a boolean, got ${formatValue(checkpointOnStop)}.`);
+  }
+  if (checkpointOnStop && checkpointDir === undefined) {
+    throw new ValueError('fit(): checkpointOnStop needs checkpointDir, the directory to write checkpoints to.');
   }
   // Read and verify the checkpoint before any worker starts.
   const checkpoint = resumeFrom === undefined ? null : await readCheckpoint(resumeFrom);
@@ -309,10 +321,13 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
       seen += size;
       const batchLogs: Logs = { batch, size, loss: result.lossSum / size, accuracy: result.correct / size };
       // The end-of-epoch checkpoint covers the last batch.
-      if (checkpointEvery !== undefined && (batch + 1) % checkpointEvery === 0 && batch + 1 < stepsPerEpoch) {
+      const midEpoch = batch + 1 < stepsPerEpoch;
+      const scheduled = checkpointEvery !== undefined && (batch + 1) % checkpointEvery === 0 && midEpoch;
+      if (scheduled) await saveCheckpoint(epoch, batch + 1, epochRngState, { lossSum, correct, seen });
+      for (const cb of callbacks) await cb.onBatchEnd?.(batch, batchLogs);
+      if (checkpointOnStop && model.stopTraining && midEpoch && !scheduled) {
         await saveCheckpoint(epoch, batch + 1, epochRngState, { lossSum, correct, seen });
       }
-      for (const cb of callbacks) await cb.onBatchEnd?.(batch, batchLogs);
     }
     // Train metrics are means over the samples this epoch trained on, as Keras reports them.
     const logs: Logs = { loss: lossSum / seen, accuracy: correct / seen };
