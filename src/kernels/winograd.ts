@@ -81,6 +81,18 @@ export function winogradTiling(g: ConvGeometry): WinogradTiling {
 }
 
 /**
+ * Returns the offset of the top-left element of a tile in a channels-last [N, height, width,
+ * channels] array. Tiles step by 2 in each direction, image by image.
+ */
+function tileCorner(tile: number, tiling: WinogradTiling, height: number, width: number, channels: number): number {
+  const image = Math.floor(tile / tiling.tilesPerImage);
+  const inImage = tile - image * tiling.tilesPerImage;
+  const tileRow = Math.floor(inImage / tiling.tilesW);
+  const tileColumn = inImage - tileRow * tiling.tilesW;
+  return ((image * height + 2 * tileRow) * width + 2 * tileColumn) * channels;
+}
+
+/**
  * Transforms every 3x3 filter: U[xi][c][k] = (G g G^T)[xi] for g = w[:, :, c, k]. Conv2D runs
  * it at the start of every forward pass, so that U follows the current weights.
  *
@@ -140,17 +152,12 @@ export function winogradInputTransform<T extends FloatArray>(
   vOffset = 0,
 ): void {
   const { inH, inW, inC } = g;
-  const { tilesW, tilesPerImage } = tiling;
   const rowStride = inW * inC;
   const strides = layoutStrides(layout, tileCount, inC);
   const positionStride = strides.position;
   for (let local = 0; local < tileCount; local++) {
     const tile = tileStart + local;
-    const image = Math.floor(tile / tilesPerImage);
-    const inImage = tile - image * tilesPerImage;
-    const tileRow = Math.floor(inImage / tilesW);
-    const tileColumn = inImage - tileRow * tilesW;
-    const r0 = ((image * inH + 2 * tileRow) * inW + 2 * tileColumn) * inC;
+    const r0 = tileCorner(tile, tiling, inH, inW, inC);
     const r1 = r0 + rowStride;
     const r2 = r1 + rowStride;
     const r3 = r2 + rowStride;
@@ -233,17 +240,12 @@ export function winogradOutputTransform<T extends FloatArray>(
   layout: WinogradLayout,
 ): void {
   const { outH, outW, outC } = g;
-  const { tilesW, tilesPerImage } = tiling;
   const strides = layoutStrides(layout, tileCount, outC);
   const positionStride = strides.position;
   const rowStride = outW * outC;
   for (let local = 0; local < tileCount; local++) {
     const tile = tileStart + local;
-    const image = Math.floor(tile / tilesPerImage);
-    const inImage = tile - image * tilesPerImage;
-    const tileRow = Math.floor(inImage / tilesW);
-    const tileColumn = inImage - tileRow * tilesW;
-    const y0 = ((image * outH + 2 * tileRow) * outW + 2 * tileColumn) * outC;
+    const y0 = tileCorner(tile, tiling, outH, outW, outC);
     const y1 = y0 + rowStride;
     const source = local * strides.tile;
     for (let k = 0; k < outC; k++) {
@@ -364,17 +366,12 @@ export function winogradOutputGradientTransform<T extends FloatArray>(
   layout: WinogradLayout,
 ): void {
   const { outH, outW, outC } = g;
-  const { tilesW, tilesPerImage } = tiling;
   const strides = layoutStrides(layout, tileCount, outC);
   const positionStride = strides.position;
   const rowStride = outW * outC;
   for (let local = 0; local < tileCount; local++) {
     const tile = tileStart + local;
-    const image = Math.floor(tile / tilesPerImage);
-    const inImage = tile - image * tilesPerImage;
-    const tileRow = Math.floor(inImage / tilesW);
-    const tileColumn = inImage - tileRow * tilesW;
-    const y0 = ((image * outH + 2 * tileRow) * outW + 2 * tileColumn) * outC;
+    const y0 = tileCorner(tile, tiling, outH, outW, outC);
     const y1 = y0 + rowStride;
     const target = local * strides.tile;
     for (let k = 0; k < outC; k++) {
@@ -422,17 +419,12 @@ export function winogradInputGradientTransform<T extends FloatArray>(
   layout: WinogradLayout,
 ): void {
   const { inH, inW, inC } = g;
-  const { tilesW, tilesPerImage } = tiling;
   const rowStride = inW * inC;
   const strides = layoutStrides(layout, tileCount, inC);
   const positionStride = strides.position;
   for (let local = 0; local < tileCount; local++) {
     const tile = tileStart + local;
-    const image = Math.floor(tile / tilesPerImage);
-    const inImage = tile - image * tilesPerImage;
-    const tileRow = Math.floor(inImage / tilesW);
-    const tileColumn = inImage - tileRow * tilesW;
-    const r0 = ((image * inH + 2 * tileRow) * inW + 2 * tileColumn) * inC;
+    const r0 = tileCorner(tile, tiling, inH, inW, inC);
     const r1 = r0 + rowStride;
     const r2 = r1 + rowStride;
     const r3 = r2 + rowStride;
