@@ -9,8 +9,9 @@
  * optimizer state. The header's sha256 covers the whole payload.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../core/atomic-write.js';
 import { CheckpointError } from '../errors.js';
 import { serializeLayer } from '../layers/index.js';
 import type { Sequential } from './sequential.js';
@@ -84,32 +85,13 @@ function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
   return Buffer.concat([Buffer.from(`${header}\n`, 'utf8'), payload]);
 }
 
-let temporaryCount = 0;
-
 /**
- * Writes `DIR/checkpoint.bin` atomically: the bytes go to a temporary file in the same
- * directory, which is flushed to disk and renamed over the old checkpoint, and then the
- * directory is flushed so the rename survives a crash. A crash before the rename leaves the
- * previous checkpoint intact.
+ * Writes `DIR/checkpoint.bin` atomically (see src/core/atomic-write.ts): a crash at any moment
+ * leaves the previous checkpoint intact.
  */
 export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const path = join(dir, CHECKPOINT_FILE);
-  const temporary = `${path}.tmp-${process.pid}-${temporaryCount++}`;
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(encodeCheckpoint(checkpoint));
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
-  const dirHandle = await open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
+  await writeFileAtomically(join(dir, CHECKPOINT_FILE), encodeCheckpoint(checkpoint));
 }
 
 const DAMAGED = 'The file is damaged or incomplete: resume from an earlier checkpoint, or train again without resuming';

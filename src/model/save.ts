@@ -4,8 +4,9 @@
  * weights.bin of little-endian float32 values in manifest order. Kernels keep Keras layouts:
  * convolutions [kh, kw, in, out], dense [in, out].
  */
-import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomically } from '../core/atomic-write.js';
 import { ValueError, formatValue } from '../errors.js';
 import { LAYER_CLASS_NAMES, deserializeLayer } from '../layers/index.js';
 import { buildLayers, totalParams } from './build.js';
@@ -34,19 +35,6 @@ function toKerasConfig(config: Record<string, unknown>): Record<string, unknown>
   return out;
 }
 
-/** Writes a file through a temporary name and a rename, so a crash never leaves half a file. */
-async function writeAtomically(path: string, data: Uint8Array | string): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  const handle = await open(temporary, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
-}
-
 /** Saves topology and weights to `dir` (created if needed) as model.json and weights.bin. */
 export async function saveModel(model: Sequential, dir: string): Promise<void> {
   const entries = model.paramEntries;
@@ -73,8 +61,8 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
   // Little-endian float32 is the in-memory layout on every platform Node supports here.
   const bytes = new Uint8Array(weights.byteLength);
   bytes.set(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
-  await writeAtomically(join(dir, WEIGHTS_FILE), bytes);
-  await writeAtomically(join(dir, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
+  await writeFileAtomically(join(dir, WEIGHTS_FILE), bytes);
+  await writeFileAtomically(join(dir, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
 }
 
 function fail(file: string, problem: string, cause?: unknown): never {
@@ -247,4 +235,3 @@ function describeJsonType(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-export { writeAtomically };
