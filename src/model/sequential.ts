@@ -92,7 +92,6 @@ export class Sequential {
   private optimizerStep = 0;
   private executor: Executor | null = null;
   private runner: ParallelRunner | null = null;
-  private runnerKey = '';
   private fitting = false;
   private disposals = 0;
   private sharedPool: WorkerPool | null = null;
@@ -347,40 +346,39 @@ export class Sequential {
     // Inference inside a running fit() (from a callback) must not replace the training
     // session, whose buffers the new one would reuse.
     if (purpose === 'infer' && this.fitting && this.runner !== null) return this.runner;
-    let wanted: number | undefined;
-    if (threads === 0) wanted = 0;
-    else if (threads !== undefined) wanted = checkThreads(threads);
+    let requested: number | undefined;
+    if (threads === 0) requested = 0;
+    else if (threads !== undefined) requested = checkThreads(threads);
     const shared = this.sharedPool;
     if (shared !== null) {
-      if (wanted !== undefined && wanted !== shared.threads) {
-        throw new ValueError(`Model '${this.name}' runs on a shared pool of ${shared.threads} threads; threads ${wanted} would need another pool.`);
+      if (requested !== undefined && requested !== shared.threads) {
+        throw new ValueError(`Model '${this.name}' runs on a shared pool of ${shared.threads} threads; threads ${requested} would need another pool.`);
       }
-      wanted = shared.threads;
+      requested = shared.threads;
       this.executor = shared;
     }
-    const executorKind = wanted === 0 ? 'inline' : `pool:${wanted ?? 'default'}`;
+    const executorKind = requested === 0 ? 'inline' : `pool:${requested ?? 'default'}`;
 
     if (this.executor !== null) {
       const current = this.executor instanceof InlineExecutor ? 'inline' : `pool:${this.executor.threads}`;
-      if (wanted !== undefined && current !== executorKind) {
+      if (requested !== undefined && current !== executorKind) {
         void this.executor.close();
         this.executor = null;
         this.runner = null;
       }
     }
     if (this.executor === null) {
-      this.executor = wanted === 0 ? new InlineExecutor() : new WorkerPool(wanted === undefined ? {} : { threads: wanted });
+      this.executor = requested === 0 ? new InlineExecutor() : new WorkerPool(requested === undefined ? {} : { threads: requested });
       this.runner = null;
     }
     // A micro-batch larger than the batch would only size buffers that are never filled.
     microBatchSize = Math.min(microBatchSize, maxBatchSize);
     const backend = getBackend();
-    const key = `${microBatchSize}/${backend}`;
     const runner = this.runner;
     // Any session of the current backend can evaluate and predict; only training needs slots.
-    const reusable = purpose === 'infer' ? this.runnerKey.endsWith(`/${backend}`) : this.runnerKey === key && runner?.fits(maxBatchSize) === true;
-    if (runner !== null && reusable) {
-      return runner;
+    if (runner !== null && runner.session.backend === backend) {
+      if (purpose === 'infer') return runner;
+      if (runner.session.microBatchSize === microBatchSize && runner.fits(maxBatchSize)) return runner;
     }
     const optimizer = this.optimizerObject;
     const arena = this.arena as Arena;
@@ -399,7 +397,6 @@ export class Sequential {
       weights: this.flatWeights,
       optimizerState: this.optimizerState as Float32Array,
     });
-    this.runnerKey = key;
     return this.runner;
   }
 }
