@@ -237,6 +237,6 @@ function printInPlaceGains(results: WasmGemmBenchResult[]): void {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const results = await runWasmGemmBench();
-  // With --json, the last line holds the results for bench/run.ts.
+  // With --json, the last line contains the results for bench/run.ts.
   if (process.argv.includes('--json')) console.log(JSON.stringify(results));
 }

@@ -8,7 +8,7 @@ export interface ProgressOptions {
   epochs: number;
   stepsPerEpoch: number;
   batchSize: number;
-  /** Where text goes; a stream with isTTY set gets the redrawn bar. */
+  /** Output stream; one with isTTY set gets the redrawn bar. */
   stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   /** Minimum milliseconds between two redraws of the bar. */
   redrawMs?: number;

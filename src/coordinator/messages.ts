@@ -1,7 +1,7 @@
 /**
  * Typed messages between the coordinator (main thread) and the workers.
  *
- * Every SharedArrayBuffer and WebAssembly.Memory field is shared: the worker sees the same
+ * Every SharedArrayBuffer and WebAssembly.Memory field is shared: the worker reads the same
  * memory, nothing is copied. Every other field is cloned (structured clone), and all of them
  * are small. ArenaRegion fields locate a buffer inside the session's arena memory. Workers
  * cache what they build from a session or dataset by its id, so repeating a descriptor in

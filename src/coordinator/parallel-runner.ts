@@ -215,7 +215,7 @@ export class ParallelRunner {
     return { lossSum, correct, firstNonFiniteParam: -1 };
   }
 
-  /** Whether this session's buffers serve batches of up to `batchSize` samples. */
+  /** Returns whether this session's buffers serve batches of up to `batchSize` samples. */
   fits(batchSize: number): boolean {
     return this.session.slotCount >= Math.min(MAX_GRADIENT_SLOTS, Math.ceil(batchSize / this.session.microBatchSize));
   }

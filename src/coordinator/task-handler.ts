@@ -2,7 +2,7 @@
  * The function every worker runs for each task (workers/train-worker.ts exports it); the
  * inline executor calls it on the main thread.
  *
- * A worker builds a session's replica and buffer views the first time it sees the session id
+ * A worker builds a session's replica and buffer views the first time it receives the session id
  * and keeps them, so the steady state of training allocates no tensors: tasks only gather
  * their rows into the replica's input buffer and run.
  */

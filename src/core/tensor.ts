@@ -104,13 +104,13 @@ export class Tensor {
     return new Tensor(copy, this.shape);
   }
 
-  /** A view with another shape of the same size; no data is copied. */
+  /** Returns a view with another shape of the same size; no data is copied. */
   reshape(shape: readonly number[]): Tensor {
     const resolved = resolveReshape(this.shape, shape);
     return new Tensor(this.data, resolved);
   }
 
-  /** A view of rows [start, end) along the first axis; no data is copied. */
+  /** Returns a view of rows [start, end) along the first axis; no data is copied. */
   slice(start: number, end: number): Tensor {
     const rows = this.shape[0];
     if (this.rank === 0 || !Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > rows || start > end) {
@@ -136,7 +136,7 @@ export class Tensor {
     return this.data[flat];
   }
 
-  /** An ndarray view over the same memory. */
+  /** Returns an ndarray view over the same memory. */
   toNdarray(): NdArray<Float32Array> {
     return ndarray(this.data, this.shape.slice(), this.strides.slice());
   }
@@ -159,7 +159,8 @@ function resolveReshape(from: readonly number[], to: readonly number[]): number[
   const unknown = to.filter((d) => d === -1).length;
   if (unknown > 1) throw new ShapeError(`reshape target ${formatShape(to)} has more than one -1.`);
   const known = to.reduce((p, d) => (d === -1 ? p : p * d), 1);
-  const resolved = to.map((d) => (d === -1 ? (known === 0 ? 0 : size / known) : d));
+  const inferred = known === 0 ? 0 : size / known;
+  const resolved = to.map((d) => (d === -1 ? inferred : d));
   if (shapeSize(resolved) !== size || resolved.some((d) => !Number.isInteger(d) || d < 0)) {
     throw new ShapeError(`Cannot reshape ${formatShape(from)} (${size} elements) to ${formatShape(to)}.`);
   }

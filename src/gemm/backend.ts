@@ -40,7 +40,7 @@ export function setBackend(name: BackendName): void {
   current = checked;
 }
 
-/** The backend in effect, with `auto` resolved. */
+/** Returns the backend in effect, with `auto` resolved. */
 export function getBackend(): ResolvedBackend {
   return resolveBackend(current);
 }

@@ -4,7 +4,7 @@
  * All matrices are row-major. A GEMM computes C = alpha * op(A) * op(B) + beta * C, where
  * op(A) is [M, K] and op(B) is [K, N]. With transA, A is stored as [K, M]; with transB, B is
  * stored as [N, K]. lda, ldb and ldc are the row strides of the stored matrices, and the
- * offsets say where element (0, 0) sits in each array.
+ * offsets give the position of element (0, 0) in each array.
  */
 
 /** A float buffer: the fast kernels take Float32Array, the reference kernels either type. */

@@ -33,7 +33,7 @@ export interface LayerArgs {
   inputShape?: number[];
 }
 
-/** What a runtime needs from the thread that executes it. */
+/** Buffers and kernels a runtime receives from the thread that executes it. */
 export interface RuntimeContext<T extends FloatArray> {
   /** Allocates a zeroed float array of the runtime's dtype. */
   alloc(length: number): T;
@@ -109,7 +109,7 @@ export abstract class Layer {
   /** Returns the per-sample output shape for a per-sample input shape, or throws ShapeError. */
   abstract computeOutputShape(inputShape: number[]): number[];
 
-  /** The parameters this layer owns, in the order of its Keras weights. Valid after build(). */
+  /** Returns the parameters this layer owns, in the order of its Keras weights. Valid after build(). */
   paramSpecs(): ParamSpec[] {
     return [];
   }

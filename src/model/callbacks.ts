@@ -15,7 +15,7 @@ export interface Callback {
   onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
 }
 
-/** What fit() returns: the epochs run and each metric's value per epoch. */
+/** Result of fit(): the epochs run and each metric's value per epoch. */
 export class History {
   readonly epoch: number[] = [];
   readonly history: Record<string, number[]> = {};

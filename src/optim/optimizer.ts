@@ -1,6 +1,6 @@
 /**
  * The optimizer interface. Weights, gradients and optimizer state are flat float32 buffers
- * with the same offsets (state holds `slotsPerParam` arrays of paramCount values back to
+ * with the same offsets (state contains `slotsPerParam` arrays of paramCount values back to
  * back), so an update is one loop over a parameter range, and workers can split a step by
  * range with identical results.
  */

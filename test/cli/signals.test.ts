@@ -137,7 +137,9 @@ describe('train.js signals', { skip: mnistDir === undefined ? 'MNIST_DIR is not 
     const checkpoint = await readCheckpoint(checkpointDir);
     const stepsPerEpoch = Math.ceil(1800 / 64);
     const position = checkpoint.meta.epoch * stepsPerEpoch + checkpoint.meta.batch;
-    assert.ok(position > stepsPerEpoch && position < 3 * stepsPerEpoch, `checkpoint at epoch ${checkpoint.meta.epoch}, batch ${checkpoint.meta.batch}`);
+    const where = `checkpoint at epoch ${checkpoint.meta.epoch}, batch ${checkpoint.meta.batch}`;
+    assert.ok(position > stepsPerEpoch, where);
+    assert.ok(position < 3 * stepsPerEpoch, where);
 
     // Resume with the command line that train.js printed.
     const command = /Resume with:\n {2}(.+)\n/.exec(exit.stderr);
