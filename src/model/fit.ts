@@ -308,14 +308,16 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
         epoch,
         batch,
         seed: epochSeed,
-        step: model.nextOptimizerStep(),
+        step: model.optimizerStepCount + 1,
         learningRate: optimizer.learningRate,
         stopOnNonFinite,
         fault: testFault !== undefined && testFault.epoch === epoch && testFault.batch === batch ? testFault.kind : undefined,
       });
       if (stopOnNonFinite && (result.firstNonFiniteParam >= 0 || !Number.isFinite(result.lossSum))) {
+        // The runner skipped this step, so the step count stays where it was.
         throw nonFiniteError(model, epoch, batch, result.lossSum / size, result.firstNonFiniteParam);
       }
+      model.nextOptimizerStep();
       lossSum += result.lossSum;
       correct += result.correct;
       seen += size;

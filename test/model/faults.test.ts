@@ -123,6 +123,7 @@ for (const threads of [0, 2]) {
       assert.ok(Number.isNaN(error.loss));
       assert.match(error.message, /epoch 0, batch 0 .*the loss is NaN and the first layer with a non-finite gradient is 'conv' \(conv\/kernel, element 0\)/);
       assert.deepEqual(model.flatWeights, before, 'no optimizer step was applied');
+      assert.equal(model.optimizerStepCount, 0, 'the skipped step is not counted');
     } finally {
       await model.dispose();
     }
