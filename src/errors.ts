@@ -55,18 +55,35 @@ export class NonFiniteError extends Error {
   }
 }
 
-/** Formats a shape the way Keras prints it, with `None` for an unknown batch dimension. */
-export function formatShape(shape: readonly (number | null)[]): string {
-  return `[${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}]`;
+/** Longest text of one value that an error message quotes; the rest is cut and counted. */
+const MAX_QUOTED_CHARS = 200;
+
+function clip(text: string): string {
+  if (text.length <= MAX_QUOTED_CHARS) return text;
+  return `${text.slice(0, MAX_QUOTED_CHARS)}... (${text.length - MAX_QUOTED_CHARS} more characters)`;
 }
 
-/** Formats a value for an error message: numbers as JavaScript prints them (NaN, Infinity), the rest as JSON. */
+/** Formats a shape the way Keras prints it, with `None` for an unknown batch dimension. */
+export function formatShape(shape: readonly (number | null)[]): string {
+  if (!Array.isArray(shape)) return formatValue(shape);
+  return clip(`[${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}]`);
+}
+
+/**
+ * Formats a value for an error message: numbers as JavaScript prints them (NaN, Infinity),
+ * typed arrays by type and length, the rest as JSON, cut to a few hundred characters.
+ */
 export function formatValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
+  if (ArrayBuffer.isView(value)) {
+    const length = 'length' in value ? `${(value as unknown as ArrayLike<unknown>).length} elements` : `${value.byteLength} bytes`;
+    const type = value.constructor.name;
+    return `${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type} of ${length}`;
+  }
   try {
-    return JSON.stringify(value) ?? String(value);
+    return clip(JSON.stringify(value) ?? String(value));
   } catch {
-    return String(value);
+    return clip(String(value));
   }
 }
 

@@ -8,7 +8,7 @@
  */
 import ndarray from 'ndarray';
 import type { NdArray } from 'ndarray';
-import { ShapeError, formatShape } from '../errors.js';
+import { ShapeError, formatShape, formatValue } from '../errors.js';
 
 /** Number of elements of a shape: the product of its dimensions (1 for a scalar). */
 export function shapeSize(shape: readonly number[]): number {
@@ -29,6 +29,9 @@ export function rowMajorStrides(shape: readonly number[]): number[] {
 }
 
 function checkShape(shape: readonly number[]): void {
+  if (!Array.isArray(shape)) {
+    throw new ShapeError(`Tensor shape must be an array of dimensions such as [2, 3], got ${formatValue(shape)}.`);
+  }
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
       throw new ShapeError(`Tensor shape ${formatShape(shape)} is invalid: every dimension must be a non-negative integer.`);
@@ -47,6 +50,9 @@ export class Tensor {
   readonly data: Float32Array;
 
   constructor(data: Float32Array, shape: readonly number[]) {
+    if (!(data instanceof Float32Array)) {
+      throw new ShapeError(`Tensor data must be a Float32Array, got ${formatValue(data)}; the constructor takes (data, shape).`);
+    }
     checkShape(shape);
     const size = shapeSize(shape);
     if (data.length !== size) {
