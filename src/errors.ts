@@ -55,10 +55,10 @@ export class NonFiniteError extends Error {
   }
 }
 
-/** Longest text of one value that an error message quotes; the rest is cut and counted. */
+/** Maximum length of one value quoted in an error message. Longer text is truncated and the rest counted. */
 const MAX_QUOTED_CHARS = 200;
 
-function clip(text: string): string {
+function truncate(text: string): string {
   if (text.length <= MAX_QUOTED_CHARS) return text;
   return `${text.slice(0, MAX_QUOTED_CHARS)}... (${text.length - MAX_QUOTED_CHARS} more characters)`;
 }
@@ -66,12 +66,12 @@ function clip(text: string): string {
 /** Formats a shape the way Keras prints it, with `None` for an unknown batch dimension. */
 export function formatShape(shape: readonly (number | null)[]): string {
   if (!Array.isArray(shape)) return formatValue(shape);
-  return clip(`[${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}]`);
+  return truncate(`[${shape.map((d) => (d === null ? 'None' : String(d))).join(', ')}]`);
 }
 
 /**
  * Formats a value for an error message: numbers as JavaScript prints them (NaN, Infinity),
- * typed arrays by type and length, the rest as JSON, cut to a few hundred characters.
+ * typed arrays by type and length, the rest as JSON, truncated to MAX_QUOTED_CHARS.
  */
 export function formatValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint' || value === undefined) return String(value);
@@ -81,9 +81,9 @@ export function formatValue(value: unknown): string {
     return `${/^[AEIOU]/.test(type) ? 'an' : 'a'} ${type} of ${length}`;
   }
   try {
-    return clip(JSON.stringify(value) ?? String(value));
+    return truncate(JSON.stringify(value) ?? String(value));
   } catch {
-    return clip(String(value));
+    return truncate(String(value));
   }
 }
 
