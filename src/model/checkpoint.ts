@@ -70,7 +70,7 @@ export function describeTopology(model: Sequential): CheckpointMeta['topology'] 
 }
 
 function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
-  const metaBytes = Buffer.from(JSON.stringify(checkpoint.meta), 'utf8');
+  const metaBytes = Buffer.from(JSON.stringify(encodeMeta(checkpoint.meta)), 'utf8');
   const metaEnd = 4 + metaBytes.length;
   const padded = Math.ceil(metaEnd / 4) * 4;
   const payload = Buffer.alloc(padded + checkpoint.weights.byteLength + checkpoint.optimizerState.byteLength);
@@ -111,37 +111,100 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * JSON has no NaN or Infinity, and a run with stopOnNonFinite off can record them in its loss
+ * sums and history, so the metadata writes non-finite numbers as these strings.
+ */
+const NON_FINITE: Record<string, number> = { NaN: Number.NaN, Infinity: Number.POSITIVE_INFINITY, '-Infinity': Number.NEGATIVE_INFINITY };
+
+function encodeNumber(value: number): number | string {
+  return Number.isFinite(value) ? value : String(value);
+}
+
+/** Returns the number that `value` encodes, or undefined when it encodes none. */
+function decodeNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && Object.hasOwn(NON_FINITE, value)) return NON_FINITE[value];
+  return undefined;
+}
+
+function encodeMeta(meta: CheckpointMeta): CheckpointMeta {
+  const history = Object.fromEntries(Object.entries(meta.history.history).map(([key, values]) => [key, values.map(encodeNumber)]));
+  return {
+    ...meta,
+    partial: { ...meta.partial, lossSum: encodeNumber(meta.partial.lossSum) as number },
+    history: { epoch: meta.history.epoch, history: history as Record<string, number[]> },
+  };
+}
+
+const SETTING_TYPES: Record<keyof CheckpointSettings, 'count' | 'number' | 'boolean' | 'string'> = {
+  batchSize: 'count',
+  microBatchSize: 'count',
+  seed: 'number',
+  validationSplit: 'number',
+  shuffle: 'boolean',
+  backend: 'string',
+  trainCount: 'count',
+  validationCount: 'count',
+  dataSha256: 'string',
+};
+
+/** Returns the first problem of the metadata's structure, or null when it has none. */
+function metaProblem(meta: Record<string, unknown>): string | null {
+  const { topology, optimizer, partial, settings, history } = meta;
+  if (!isObject(topology) || !Array.isArray(topology.inputShape) || !topology.inputShape.every(isCount)) return 'topology.inputShape is not a list of sizes';
+  if (!Array.isArray(topology.layers) || !topology.layers.every((l) => isObject(l) && typeof l.className === 'string' && isObject(l.config))) {
+    return 'topology.layers is not a list of { className, config } objects';
+  }
+  if (!isCount(meta.weightCount)) return 'weightCount is not a count';
+  if (!isObject(optimizer) || typeof optimizer.className !== 'string' || !isObject(optimizer.config)) return 'optimizer lacks its className or config';
+  if (!isCount(optimizer.stateCount) || !isCount(optimizer.step)) return 'optimizer.stateCount or optimizer.step is not a count';
+  if (!isCount(meta.rngState) || meta.rngState > 0xffffffff) return 'rngState is not a 32-bit unsigned integer';
+  if (!isCount(meta.epoch) || !isCount(meta.batch)) return 'epoch or batch is not a count';
+
+  if (!isObject(settings)) return 'settings is not an object';
+  for (const [key, type] of Object.entries(SETTING_TYPES)) {
+    const value = settings[key];
+    const ok = type === 'count' ? isCount(value) : typeof value === type;
+    if (!ok) return `settings.${key} is ${JSON.stringify(value)}, not a ${type}`;
+  }
+  if (!isObject(partial) || decodeNumber(partial.lossSum) === undefined || !isCount(partial.correct) || !isCount(partial.seen)) {
+    return 'partial lacks lossSum, correct or seen';
+  }
+
+  const batchSize = settings.batchSize as number;
+  const trainCount = settings.trainCount as number;
+  if (partial.correct > partial.seen || partial.seen !== Math.min(meta.batch * batchSize, trainCount) || (meta.batch > 0 && partial.seen >= trainCount)) {
+    return `the position (batch ${meta.batch}, ${partial.seen} samples seen, ${partial.correct} correct) does not fit ${trainCount} training samples in batches of ${batchSize}`;
+  }
+
+  if (!isObject(history) || !Array.isArray(history.epoch) || !history.epoch.every(isCount)) return 'history.epoch is not a list of epoch numbers';
+  if (history.epoch.length > meta.epoch) return `history has ${history.epoch.length} epochs but the checkpoint is at epoch ${meta.epoch}`;
+  if (!isObject(history.history)) return 'history.history is not an object';
+  for (const [key, values] of Object.entries(history.history)) {
+    if (!Array.isArray(values) || values.length !== history.epoch.length || !values.every((v) => decodeNumber(v) !== undefined)) {
+      return `history.history.${key} is not a list of ${history.epoch.length} numbers`;
+    }
+  }
+  return null;
+}
+
 function checkMeta(path: string, value: unknown): CheckpointMeta {
-  const meta = value as Partial<CheckpointMeta> | null;
-  if (meta === null || typeof meta !== 'object') fail(path, 'the metadata is not a JSON object');
-  const optimizer = meta.optimizer;
-  const partial = meta.partial;
-  const valid =
-    typeof meta.topology === 'object' &&
-    meta.topology !== null &&
-    Array.isArray(meta.topology.layers) &&
-    Array.isArray(meta.topology.inputShape) &&
-    isCount(meta.weightCount) &&
-    typeof optimizer === 'object' &&
-    optimizer !== null &&
-    typeof optimizer.className === 'string' &&
-    isCount(optimizer.stateCount) &&
-    isCount(optimizer.step) &&
-    isCount(meta.rngState) &&
-    isCount(meta.epoch) &&
-    isCount(meta.batch) &&
-    typeof partial === 'object' &&
-    partial !== null &&
-    typeof partial.lossSum === 'number' &&
-    isCount(partial.correct) &&
-    isCount(partial.seen) &&
-    typeof meta.settings === 'object' &&
-    meta.settings !== null &&
-    typeof meta.history === 'object' &&
-    meta.history !== null &&
-    Array.isArray(meta.history.epoch);
-  if (!valid) fail(path, 'the metadata lacks fields or has fields of the wrong type');
-  return meta as CheckpointMeta;
+  if (!isObject(value)) fail(path, 'the metadata is not a JSON object');
+  const problem = metaProblem(value);
+  if (problem !== null) fail(path, `the metadata is invalid: ${problem}`);
+  const meta = value as unknown as CheckpointMeta;
+  meta.partial.lossSum = decodeNumber(meta.partial.lossSum) as number;
+  for (const values of Object.values(meta.history.history)) {
+    values.forEach((v, i) => {
+      values[i] = decodeNumber(v) as number;
+    });
+  }
+  return meta;
 }
 
 /** Reads and verifies `DIR/checkpoint.bin`; throws CheckpointError naming the file and the problem. */

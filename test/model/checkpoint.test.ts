@@ -168,6 +168,34 @@ describe('checkpoint resume', () => {
     }
   });
 
+  it('resumes a run whose loss is NaN', async () => {
+    const dir = freshDir();
+    const poisoned = (): Sequential => {
+      const model = smallNet();
+      const weights = model.getWeights();
+      weights[3].data[0] = Number.NaN;
+      model.setWeights(weights);
+      return model;
+    };
+    const first = poisoned();
+    try {
+      await first.fit(DATA.x, DATA.y, { ...BASE, epochs: 1, threads: 0, stopOnNonFinite: false, checkpointDir: dir });
+    } finally {
+      await first.dispose();
+    }
+    const saved = await readCheckpoint(dir);
+    assert.ok(Number.isNaN(saved.meta.history.history.loss[0]), `saved loss ${saved.meta.history.history.loss[0]}`);
+    const second = poisoned();
+    try {
+      const history = await second.fit(DATA.x, DATA.y, { ...BASE, epochs: 2, threads: 0, stopOnNonFinite: false, resumeFrom: dir });
+      assert.deepEqual(history.epoch, [0, 1]);
+      assert.ok(Number.isNaN(history.history.loss[0]), `epoch 0 loss ${history.history.loss[0]}`);
+      assert.ok(Number.isNaN(history.history.loss[1]), `epoch 1 loss ${history.history.loss[1]}`);
+    } finally {
+      await second.dispose();
+    }
+  });
+
   it('rejects checkpointEvery without a directory', async () => {
     await assert.rejects(train({ epochs: 1, threads: 0, checkpointEvery: 2 }), /checkpointEvery needs checkpointDir/);
   });
