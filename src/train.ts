@@ -89,6 +89,7 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
   const data = await loadMnist({
     dataDir: options.data,
     download: options.download,
+    mirrors: options.mirror === undefined ? undefined : [options.mirror],
     onProgress: (info) => renderDownloadProgress(info, process.stderr),
   });
   const available = data.train.count;

@@ -20,6 +20,8 @@ export interface TrainOptions {
   save: string | undefined;
   json: boolean;
   download: boolean;
+  /** Base URL that missing MNIST files are downloaded from, in place of the public mirrors. */
+  mirror: string | undefined;
   microBatchSize: number;
   backend: 'auto' | 'js' | 'wasm';
   /** Stop with an error when a loss or gradient is NaN or infinite. */
@@ -64,6 +66,17 @@ function nonEmpty(value: string): string {
   return value;
 }
 
+function httpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected an http:// or https:// URL.');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('expected an http:// or https:// URL.');
+  return value;
+}
+
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
@@ -97,6 +110,7 @@ export function buildTrainCommand(): Command {
     .addOption(new Option('--save <dir>', 'write the trained model (model.json and weights.bin, TensorFlow.js layers format) to this directory').argParser(nonEmpty))
     .addOption(new Option('--json', 'print one JSON object with the history and final metrics on stdout; logs go to stderr').default(false))
     .addOption(new Option('--no-download', 'fail instead of downloading missing MNIST files'))
+    .addOption(new Option('--mirror <url>', 'download missing MNIST files from this base URL (http or https) instead of the public mirrors; the sha256 checks still apply').argParser(httpUrl))
     .addOption(new Option('--backend <name>', 'kernels: wasm (WebAssembly SIMD), js (plain TypeScript), or auto (the fastest supported)').choices(['auto', 'js', 'wasm']).default('auto'))
     .addOption(new Option('--micro-batch-size <n>', 'samples per worker task; results depend on it, not on --threads').default(TRAIN_DEFAULTS.microBatchSize).argParser(integer(1)))
     .addOption(new Option('--no-stop-on-nan', 'keep training when a loss or gradient is NaN or infinite (by default training stops with an error naming the epoch, batch and layer)'))
@@ -155,6 +169,7 @@ export function parseTrainOptions(argv: string[], write: { out: (s: string) => v
     save: o.save,
     json: o.json,
     download: o.download,
+    mirror: o.mirror,
     microBatchSize: o.microBatchSize,
     backend: o.backend,
     stopOnNan: o.stopOnNan,

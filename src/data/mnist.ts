@@ -6,7 +6,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, rmSync } from 'node:fs';
 import { access, copyFile, link, mkdir, open, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -345,6 +345,23 @@ function mirrorUrl(mirror: string, file: string): string {
 }
 
 /**
+ * Partial downloads in progress. A process that exits in the middle of one (train.js exits at
+ * once on a second signal, or on the first one before training) removes them on its way out.
+ */
+const partialDownloads = new Set<string>();
+let exitCleanupInstalled = false;
+
+function trackPartialDownload(path: string): void {
+  if (!exitCleanupInstalled) {
+    exitCleanupInstalled = true;
+    process.on('exit', () => {
+      for (const partial of partialDownloads) rmSync(partial, { force: true });
+    });
+  }
+  partialDownloads.add(path);
+}
+
+/**
  * Downloads `url` to `<base>.gz.part`, checks the sha256 of the decompressed bytes, then moves
  * the file into place without overwriting anything. Returns the final path. On any failure
  * the partial file is removed and the error message names it.
@@ -356,6 +373,7 @@ async function downloadVerified(request: DownloadRequest, url: string): Promise<
   try {
     const bytes = await fetchToFile(request, url, fileName, partPath, () => {
       partCreated = true;
+      trackPartialDownload(partPath);
     });
 
     let decompressed: Uint8Array;
@@ -373,10 +391,12 @@ async function downloadVerified(request: DownloadRequest, url: string): Promise<
     // fetch undoes a Content-Encoding: gzip, so the body may arrive uncompressed.
     const finalPath = join(request.dir, isGzip(bytes) ? fileName : request.base);
     await moveWithoutOverwrite(partPath, finalPath);
+    partialDownloads.delete(partPath);
     return finalPath;
   } catch (error) {
     if (!partCreated) throw error;
     await rm(partPath, { force: true });
+    partialDownloads.delete(partPath);
     throw new Error(`${describeError(error)} (removed the partial download ${partPath})`);
   }
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, watch } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, watch } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -177,5 +179,34 @@ describe('train.js signals', { skip: mnistDir === undefined ? 'MNIST_DIR is not 
     assert.doesNotMatch(exit.stderr, /Resume with/);
     const checkpoint = await readCheckpoint(checkpointDir);
     assert.ok(checkpoint.meta.epoch > 0 || checkpoint.meta.batch >= 5, `checkpoint at epoch ${checkpoint.meta.epoch}, batch ${checkpoint.meta.batch}`);
+  });
+});
+
+describe('train.js signals during a download', () => {
+  it('SIGINT exits at once and removes the partial file', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'shardnet-download-signal-'));
+    // The mirror sends the first kilobyte of a 10 MB body and then stalls.
+    const mirror = createServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(10 * 2 ** 20) });
+      response.write(Buffer.alloc(1024, 0x1f));
+    });
+    await new Promise<void>((done) => mirror.listen(0, '127.0.0.1', done));
+    try {
+      const port = (mirror.address() as AddressInfo).port;
+      const train = new TrainProcess(['--data', dataDir, '--mirror', `http://127.0.0.1:${port}/`, '--epochs', '1']);
+      await train.waitFor('stderr', /Downloading train-images-idx3-ubyte\.gz from http:\/\/127\.0\.0\.1/);
+      assert.deepEqual(readdirSync(dataDir), ['train-images-idx3-ubyte.gz.part']);
+      const start = performance.now();
+      train.kill('SIGINT');
+      const exit = await train.exited;
+      assert.equal(exit.status, 130, exit.stderr);
+      assert.match(exit.stderr, /received SIGINT, exiting at once/);
+      assert.ok(performance.now() - start < 10_000, `exit took ${Math.round(performance.now() - start)} ms`);
+      assert.deepEqual(readdirSync(dataDir), [], 'the partial download is removed');
+    } finally {
+      mirror.closeAllConnections();
+      await new Promise<void>((done) => mirror.close(() => done()));
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -31,6 +31,7 @@ describe('train.js invalid options', () => {
     ['unknown option', ['--epoch', '3'], /unknown option '--epoch'/],
     ['stray argument', ['extra'], /too many arguments|unexpected/i],
     ['test limit zero', ['--test-limit', '0'], /--test-limit <n>.*'0' is invalid/],
+    ['mirror not http', ['--mirror', 'ftp://example.org/mnist'], /--mirror <url>.*'ftp:\/\/example.org\/mnist' is invalid.*http:\/\/ or https:\/\/ URL/],
     ['checkpoint every without dir', ['--checkpoint-every', '5'], /--checkpoint-every needs --checkpoint-dir/],
   ];
   for (const [name, args, pattern] of cases) {
