@@ -8,10 +8,12 @@
  *      count in its own process so that its peak RSS is its own.
  *   4. The same model in TensorFlow.js (wasm backend) and, when Debian's python3-torch is
  *      installed, in PyTorch, with the ratio of shardnet's training throughput to each.
+ *   5. Memory across epochs: train.js for 5 epochs on MNIST (when MNIST_DIR is set) and the
+ *      resident set size after each epoch, against the target of epoch 5 within 5% of epoch 1.
  *
  * It prints a table per part and writes every figure, with the machine, to
  * bench/results/<timestamp>.json. Set SHARDNET_BENCH_SKIP to a comma-separated list of
- * gemm, conv, threads, tfjs, pytorch to leave parts out.
+ * gemm, conv, threads, tfjs, pytorch, memory to leave parts out.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -117,6 +119,27 @@ if (!skip.has('pytorch')) {
         };
       }),
     );
+  }
+}
+
+if (!skip.has('memory')) {
+  const mnistDir = process.env.MNIST_DIR;
+  if (mnistDir === undefined) {
+    console.log('\nMemory across epochs: skipped, MNIST_DIR is not set.');
+  } else {
+    // dist/train.js, as users run it; `npm run bench` builds dist first.
+    const { stdout } = await execFileAsync(process.execPath, ['dist/train.js', '--epochs', '5', '--threads', '2', '--json', '--data', mnistDir], {
+      cwd: root,
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: 30 * 60 * 1000,
+    });
+    const run = JSON.parse(stdout) as { epochs: { rssMiB: number }[]; final: { test: { accuracy: number } } };
+    const rss = run.epochs.map((e) => e.rssMiB);
+    const growth = rss[rss.length - 1] / rss[0] - 1;
+    console.log('\nMemory across epochs (train.js --epochs 5 --threads 2 on MNIST):');
+    console.table(rss.map((value, i) => ({ epoch: i + 1, 'RSS MiB': Number(value.toFixed(1)) })));
+    console.log(`epoch 5 vs epoch 1: ${(100 * growth).toFixed(1)}% (target: at most 5%), test accuracy ${run.final.test.accuracy}`);
+    report.memory = { rssMiB: rss, growth, testAccuracy: run.final.test.accuracy };
   }
 }
 

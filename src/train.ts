@@ -6,12 +6,14 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
+import { CSVLogger, EarlyStopping, LearningRateScheduler, cosineDecay, stepDecay } from './callbacks/index.js';
 import { InterruptHandler, SIGNAL_EXIT_CODES, resumeCommand } from './cli/interrupts.js';
-import { parseTrainOptions, UsageError, type TrainOptions } from './cli/options.js';
+import { LR_SCHEDULE_DEFAULTS, parseTrainOptions, UsageError, type TrainOptions } from './cli/options.js';
 import { ProgressLogger, formatMetric } from './cli/progress.js';
 import { Tensor } from './core/tensor.js';
 import { DataFormatError, DatasetMissingError } from './data/errors.js';
 import { type MnistSplit, loadMnist, renderDownloadProgress } from './data/mnist.js';
+import { trainValidationSplit } from './data/split.js';
 import { CheckpointError, NonFiniteError, ShapeError, StateError, ValueError, WorkerError } from './errors.js';
 import { getBackend, setBackend } from './gemm/backend.js';
 import type { Callback, Logs } from './model/callbacks.js';
@@ -79,6 +81,20 @@ async function reportInterrupt(signal: string, options: TrainOptions, argv: stri
   );
 }
 
+/**
+ * Returns the callbacks of --lr-schedule, --early-stopping and --csv-log, in that order, so the
+ * CSV rows include learning_rate and the early stop checks each epoch before its row is written.
+ */
+function optionCallbacks(options: TrainOptions, initialRate: number, earlyStopping: EarlyStopping | null): Callback[] {
+  const callbacks: Callback[] = [];
+  if (options.lrSchedule === 'step') callbacks.push(new LearningRateScheduler(stepDecay(initialRate, LR_SCHEDULE_DEFAULTS.stepEvery, LR_SCHEDULE_DEFAULTS.stepFactor)));
+  if (options.lrSchedule === 'cosine') callbacks.push(new LearningRateScheduler(cosineDecay(initialRate, options.epochs)));
+  if (earlyStopping !== null) callbacks.push(earlyStopping);
+  // A resumed run appends to the rows of the run it continues.
+  if (options.csvLog !== undefined) callbacks.push(new CSVLogger(options.csvLog, { append: options.resume !== undefined }));
+  return callbacks;
+}
+
 async function train(options: TrainOptions, argv: string[], interrupts: InterruptHandler): Promise<number> {
   const log = options.json ? process.stderr : process.stdout;
   const print = (line: string) => log.write(`${line}\n`);
@@ -103,9 +119,17 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
 
   setBackend(options.backend);
   const model = mnistCnn({ seed: options.seed });
-  const optimizer = createOptimizer(options.optimizer, options.lr === undefined ? {} : { learningRate: options.lr });
+  const optimizer = createOptimizer(options.optimizer, {
+    ...(options.lr === undefined ? {} : { learningRate: options.lr }),
+    clipnorm: options.clipnorm,
+    clipvalue: options.clipvalue,
+  });
   model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
-  model.summary(print);
+  const summary: string[] = [];
+  model.summary((line) => {
+    summary.push(line);
+    print(line);
+  });
   // From here the first SIGINT or SIGTERM stops training after the current batch.
   interrupts.beginTraining(() => {
     model.stopTraining = true;
@@ -113,7 +137,7 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
   print(
     `Training on ${trainCount} samples, validating on ${total - trainCount}, testing on ${test.x.shape[0]}: ` +
       `epochs=${options.epochs} batch_size=${options.batchSize} threads=${options.threads} optimizer=${options.optimizer} ` +
-      `lr=${optimizer.learningRate} seed=${options.seed} backend=${getBackend()}`,
+      `lr=${optimizer.learningRate} seed=${options.seed} backend=${getBackend()} augment=${options.augment ? 'on' : 'off'}`,
   );
 
   const stepsPerEpoch = Math.ceil(trainCount / options.batchSize);
@@ -124,20 +148,24 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
       if (interrupts.signal !== null) model.stopTraining = true;
     },
   };
+  const earlyStopping = options.earlyStopping === undefined ? null : new EarlyStopping({ monitor: 'val_loss', patience: options.earlyStopping, restoreBestWeights: true });
+  const initialRate = optimizer.learningRate;
   const trainStart = performance.now();
   const history = await model.fit(all.x, all.y, {
     epochs: options.epochs,
     batchSize: options.batchSize,
     validationSplit: options.validationSplit,
+    validationSplitShuffle: options.validationSplitShuffle,
     seed: options.seed,
     threads: options.threads,
     microBatchSize: options.microBatchSize,
     stopOnNonFinite: options.stopOnNan,
-    callbacks: [progress, reapplyStop],
+    callbacks: [progress, reapplyStop, ...optionCallbacks(options, initialRate, earlyStopping)],
     checkpointDir: options.checkpointDir,
     checkpointEvery: options.checkpointEvery,
     checkpointOnStop: options.checkpointDir !== undefined,
     resumeFrom: options.resume,
+    augment: options.augment,
   });
   interrupts.endTraining();
   if (interrupts.signal !== null) {
@@ -147,16 +175,27 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
     return SIGNAL_EXIT_CODES[interrupts.signal];
   }
   const trainSeconds = (performance.now() - trainStart) / 1000;
+  if (earlyStopping !== null && earlyStopping.stoppedEpoch >= 0) {
+    print(`early stopping after epoch ${earlyStopping.stoppedEpoch + 1}; restored the weights of epoch ${earlyStopping.bestEpoch + 1} (val_loss ${formatMetric(earlyStopping.best as number)})`);
+  }
   // A resumed run trains only the samples after the checkpoint's position.
   const samplesBefore = resumed === null ? 0 : resumed.meta.epoch * trainCount + resumed.meta.partial.seen;
-  const samplesPerSecond = Math.max(0, trainCount * options.epochs - samplesBefore) / trainSeconds;
+  // history.epoch counts the epochs that ran, fewer than --epochs after an early stop.
+  const samplesPerSecond = Math.max(0, trainCount * history.epoch.length - samplesBefore) / trainSeconds;
 
   const evaluateSplit = async (x: Tensor, y: Tensor): Promise<SplitMetrics> => {
     const result = await model.evaluate(x, y);
     return { ...result, samples: x.shape[0] };
   };
-  const trained = toTensors(data.train, 0, trainCount);
-  const heldOut = total > trainCount ? toTensors(data.train, trainCount, total) : null;
+  // The same samples that fit() trained and validated on: the split depends only on the data,
+  // the fraction and the seed.
+  let trained = toTensors(data.train, 0, trainCount);
+  let heldOut = total > trainCount ? toTensors(data.train, trainCount, total) : null;
+  if (options.validationSplitShuffle && options.validationSplit > 0) {
+    const split = trainValidationSplit(all.x, all.y, options.validationSplit, options.seed);
+    trained = { x: split.train[0], y: split.train[1] };
+    heldOut = { x: split.validation[0], y: split.validation[1] };
+  }
   const final: Record<string, SplitMetrics | null> = {
     train: await evaluateSplit(trained.x, trained.y),
     validation: heldOut === null ? null : await evaluateSplit(heldOut.x, heldOut.y),
@@ -168,6 +207,25 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
   }
   print(`train-test accuracy gap: ${gap.toFixed(4)}`);
   print(`training: ${trainSeconds.toFixed(1)}s, ${Math.round(samplesPerSecond)} samples/s on ${options.threads} threads`);
+
+  // The run's settings, as --json prints them and the report shows them.
+  const settings = {
+    epochs: options.epochs,
+    batchSize: options.batchSize,
+    optimizer: options.optimizer,
+    learningRate: optimizer.learningRate,
+    validationSplit: options.validationSplit,
+    validationSplitShuffle: options.validationSplitShuffle,
+    seed: options.seed,
+    limit: options.limit ?? null,
+    testLimit: options.testLimit ?? null,
+    microBatchSize: options.microBatchSize,
+    stopOnNan: options.stopOnNan,
+    clipnorm: options.clipnorm ?? null,
+    clipvalue: options.clipvalue ?? null,
+    backend: getBackend(),
+    augment: options.augment,
+  };
 
   if (options.save !== undefined) {
     await saveModel(model, options.save);
@@ -188,19 +246,7 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
       samplesPerSecond,
       trainSeconds,
       threads: options.threads,
-      settings: {
-        epochs: options.epochs,
-        batchSize: options.batchSize,
-        optimizer: options.optimizer,
-        learningRate: optimizer.learningRate,
-        validationSplit: options.validationSplit,
-        seed: options.seed,
-        limit: options.limit ?? null,
-        testLimit: options.testLimit ?? null,
-        microBatchSize: options.microBatchSize,
-        stopOnNan: options.stopOnNan,
-        backend: getBackend(),
-      },
+      settings,
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);
   }

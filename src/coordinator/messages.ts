@@ -8,9 +8,11 @@
  * each task costs only the clone of a few numbers and buffer handles.
  */
 import type { ArenaRegion } from '../core/arena.js';
+import type { AugmentSpec } from '../data/augment.js';
 import type { ResolvedBackend } from '../gemm/backend.js';
 import type { WasmMemory } from '../wasm/webassembly-api.js';
 import type { LayerConfig } from '../layers/index.js';
+import type { ParamChunks } from './param-chunks.js';
 
 /** A model as workers rebuild it, with the shared buffers of one training session. */
 export interface SessionDescriptor {
@@ -24,10 +26,11 @@ export interface SessionDescriptor {
   backend: ResolvedBackend;
   /** Samples per micro-batch: the size of each worker's activation buffers. */
   microBatchSize: number;
+  /** Number of trainable weights: the length of gradients and optimizer state. */
   paramCount: number;
   /** Shared. The model's arena (src/core/arena.ts); workers allocate their buffers in it too. */
   memory: WasmMemory;
-  /** Float32 weights [paramCount]. */
+  /** Float32 weights, trainable ones first: [paramCount + non-trainable weights]. */
   weights: ArenaRegion;
   /** Float32 reduced gradient of the last batch [paramCount]. */
   grads: ArenaRegion;
@@ -38,6 +41,14 @@ export interface SessionDescriptor {
   optimizerState: ArenaRegion;
   /** Float64 [slotCount, 2]: loss sum and correct count of each micro-batch. */
   slotResults: ArenaRegion;
+  /**
+   * Float64 whole-batch statistics of the BatchNormalization layers (src/coordinator/batch-statistics.ts),
+   * or null for a model without them.
+   */
+  batchStatistics: ArenaRegion | null;
+  /** Float64 [slotCount, partialStride]: each micro-batch's share of one statistic, or null. */
+  batchPartials: ArenaRegion | null;
+  partialStride: number;
   /** Number of parameter ranges an update splits into. */
   updateParts: number;
   /**
@@ -47,6 +58,8 @@ export interface SessionDescriptor {
   taskThreads: SharedArrayBuffer;
   /** Shared. Int32 [updateParts]: first index whose reduced gradient is not finite, or -1. */
   nonFiniteIndex: SharedArrayBuffer;
+  /** Shared. Fixed chunks of the parameters that norms and penalties are summed over. */
+  paramChunks: ParamChunks;
 }
 
 /**
@@ -76,6 +89,8 @@ export interface DatasetDescriptor {
   count: number;
   /** Shared. Int32 order of the rows for this epoch (indices into the dataset), or null. */
   order: SharedArrayBuffer | null;
+  /** Random affine augmentation that gradient tasks apply to each gathered row; absent or null: none. */
+  augment?: AugmentSpec | null;
 }
 
 /** Forward and backward of one micro-batch into gradient slot `slot`. */
@@ -96,6 +111,28 @@ export interface GradientTask {
 }
 
 /**
+ * One micro-batch's share of a whole-batch statistic of the BatchNormalization layer at
+ * `layerIndex`, written into batchPartials slot `slot`: with 'moments' the count, mean and M2
+ * of the layer's input, with 'gradientSums' the sums of dY and dY * xHat at its output. The
+ * sample fields are those of the GradientTask of the same micro-batch.
+ */
+export interface BatchStatisticsTask {
+  kind: 'batchStatistics';
+  session: SessionDescriptor;
+  dataset: DatasetDescriptor;
+  slot: number;
+  orderOffset: number;
+  count: number;
+  batchSize: number;
+  epoch: number;
+  seed: number;
+  layerIndex: number;
+  reduction: 'moments' | 'gradientSums';
+  /** For tests only: a fault to raise instead of computing the statistic. */
+  fault?: TaskFault;
+}
+
+/**
  * Sums the gradient slots into the gradient over [start, end), and applies the optimizer there
  * after the last round of a batch.
  */
@@ -106,14 +143,24 @@ export interface UpdateTask {
   part: number;
   start: number;
   end: number;
+  /** The range is parameter chunks [firstChunk, endChunk) of session.paramChunks. */
+  firstChunk: number;
+  endChunk: number;
   /** Number of filled gradient slots, summed in slot order; 0 leaves the gradient as it is. */
   slotsUsed: number;
   /** Add the slot sum to the gradient of earlier rounds instead of replacing it. */
   accumulate: boolean;
-  /** Apply the optimizer step (the batch's last round). */
+  /** Clip the gradient as the optimizer's clipping says, then apply the optimizer step (the batch's last round). */
   apply: boolean;
   /** Store the first index in [start, end) whose summed gradient is not finite in nonFiniteIndex[part]. */
   check: boolean;
+  /**
+   * Add the kernel regularizers' gradient to the summed gradient and store each chunk's penalty
+   * in the CHUNK_PENALTY row (the batch's last round, once per batch).
+   */
+  regularize: boolean;
+  /** Store each chunk's sum of squared gradients in the CHUNK_GRAD_SQUARES row, for clipping by norm. */
+  measure: boolean;
   step: number;
   learningRate: number;
 }
@@ -150,7 +197,7 @@ export interface PredictTask {
   fault?: TaskFault;
 }
 
-export type Task = GradientTask | UpdateTask | EvaluateTask | PredictTask;
+export type Task = GradientTask | BatchStatisticsTask | UpdateTask | EvaluateTask | PredictTask;
 
 export interface EvaluateResult {
   lossSum: number;

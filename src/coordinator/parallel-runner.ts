@@ -6,12 +6,18 @@
  * computes its gradient into its own slot of shared memory. Then `threads` update tasks each
  * sum the slots in slot order over a parameter range and apply the optimizer there. Because
  * every slot is computed by the same code from the same inputs and summed in the same order,
- * the weights after each step are bit-identical for any number of threads.
+ * the weights after each step are bit-identical for any number of threads. Models with
+ * BatchNormalization first run the whole-batch statistics passes of src/coordinator/batch-statistics.ts.
  */
 import { type Arena, regionOf } from '../core/arena.js';
 import { sharedFloat32 } from '../core/tensor.js';
 import { WorkerError } from '../errors.js';
+import { deserializeLayer } from '../layers/index.js';
+import { buildLayers } from '../model/build.js';
+import { BatchStatisticsPlan } from './batch-statistics.js';
+import { type GradientClipping, clipsByNorm, computeClipScales } from '../optim/clipping.js';
 import type { Executor } from './executor.js';
+import { type ParamChunkViews, type ParamChunks, openParamChunks, splitChunks, totalPenalty, weightsPenalty } from './param-chunks.js';
 import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, TaskFault, TestFaultKind } from './messages.js';
 
 export interface SessionSpec {
@@ -23,11 +29,16 @@ export interface SessionSpec {
   microBatchSize: number;
   /** Largest batch the session will train on; sets the number of gradient slots. */
   maxBatchSize: number;
+  /** Number of trainable weights: the length of gradients and optimizer state. */
   paramCount: number;
   /** The model's arena; weights and optimizer state are already in it. */
   arena: Arena;
   weights: Float32Array;
   optimizerState: Float32Array;
+  /** Chunks of the trainable parameters (buildParamChunks); update ranges hold whole chunks. */
+  paramChunks: ParamChunks;
+  /** The optimizer's gradient clipping; NO_CLIPPING for none. */
+  clipping: Readonly<GradientClipping>;
 }
 
 /**
@@ -39,12 +50,14 @@ export const MAX_GRADIENT_SLOTS = 16;
 
 /** Rows per evaluate or predict task: fixed, so sums are grouped the same for any thread count. */
 const EVAL_ROWS_PER_TASK = 256;
-/** Update ranges start on multiples of this many parameters. */
-const UPDATE_ALIGN = 64;
 
 let nextSessionId = 1;
 
-/** Loss sum and correct count of one trained batch, and where its gradient first is not finite. */
+/**
+ * Loss sum and correct count of one trained batch, and where its gradient first is not finite.
+ * With kernel regularizers, lossSum includes batchSize times the penalty of the weights the
+ * batch was computed with, so lossSum / batchSize is the loss that Keras reports.
+ */
 export interface TrainBatchResult extends EvaluateResult {
   /**
    * First parameter index whose reduced gradient is NaN or infinite, or -1 when every one is
@@ -94,6 +107,15 @@ export class ParallelRunner {
   private readonly grads: Float32Array;
   private readonly taskThreads: Int32Array;
   private readonly nonFiniteIndex: Int32Array;
+  private readonly weights: Float32Array;
+  private readonly chunks: ParamChunkViews;
+  /** Update part p covers chunks [updateBounds[p], updateBounds[p + 1]). */
+  private readonly updateBounds: number[];
+  private readonly clipping: Readonly<GradientClipping>;
+  /** Scratch of computeClipScales, [tensorCount]. */
+  private readonly tensorNorms: Float64Array;
+  /** Whole-batch statistics passes; null for a model without BatchNormalization. */
+  private readonly batchStatistics: BatchStatisticsPlan | null;
   private readonly tasks: Promise<EvaluateResult | null>[] = [];
   /** Epoch of the last trainBatch() call, which a validation pass reports; -1 before any. */
   private lastEpoch = -1;
@@ -107,9 +129,21 @@ export class ParallelRunner {
     const grads = arena.allocFloat32(spec.paramCount);
     const gradSlots = arena.allocFloat32(slotCount * spec.paramCount);
     const slotResults = arena.allocFloat64(slotCount * 2);
-    const updateParts = Math.max(1, Math.min(executor.concurrency, Math.ceil(spec.paramCount / UPDATE_ALIGN)));
+    const chunks = openParamChunks(spec.paramChunks);
+    if (chunks.starts[chunks.chunkCount] !== spec.paramCount) {
+      throw new Error(`The parameter chunks cover ${chunks.starts[chunks.chunkCount]} parameters but the session has ${spec.paramCount}.`);
+    }
+    const updateBounds = splitChunks(chunks.starts, chunks.chunkCount, executor.concurrency);
+    const updateParts = Math.max(1, updateBounds.length - 1);
     const taskThreads = new Int32Array(new SharedArrayBuffer((slotCount + updateParts) * Int32Array.BYTES_PER_ELEMENT));
     const nonFiniteIndex = new Int32Array(new SharedArrayBuffer(updateParts * Int32Array.BYTES_PER_ELEMENT));
+    const layers = spec.layers.map(deserializeLayer);
+    buildLayers(layers, spec.inputShape);
+    const lengths = BatchStatisticsPlan.lengths(layers);
+    const batchStatistics = lengths.statistics > 0 ? arena.allocFloat64(lengths.statistics) : null;
+    const batchPartials = lengths.statistics > 0 ? arena.allocFloat64(slotCount * lengths.partialStride) : null;
+    this.batchStatistics =
+      batchStatistics === null || batchPartials === null ? null : new BatchStatisticsPlan(layers, batchStatistics, batchPartials, lengths.partialStride);
     this.session = {
       id: nextSessionId++,
       inputShape: spec.inputShape,
@@ -126,14 +160,23 @@ export class ParallelRunner {
       slotCount,
       optimizerState: regionOf(spec.optimizerState),
       slotResults: regionOf(slotResults),
+      batchStatistics: batchStatistics === null ? null : regionOf(batchStatistics),
+      batchPartials: batchPartials === null ? null : regionOf(batchPartials),
+      partialStride: lengths.partialStride,
       updateParts,
       taskThreads: taskThreads.buffer as SharedArrayBuffer,
       nonFiniteIndex: nonFiniteIndex.buffer as SharedArrayBuffer,
+      paramChunks: spec.paramChunks,
     };
+    this.chunks = chunks;
+    this.updateBounds = updateBounds;
+    this.clipping = spec.clipping;
+    this.tensorNorms = new Float64Array(spec.paramChunks.tensorCount);
     this.taskThreads = taskThreads;
     this.nonFiniteIndex = nonFiniteIndex;
     this.grads = grads;
     this.slotResults = slotResults;
+    this.weights = spec.weights;
   }
 
   get threads(): number {
@@ -174,6 +217,7 @@ export class ParallelRunner {
     const microCount = Math.ceil(args.batchSize / micro);
     let lossSum = 0;
     let correct = 0;
+    if (this.batchStatistics !== null) await this.computeBatchStatistics(this.batchStatistics, args);
     for (let first = 0; first < microCount; first += session.slotCount) {
       const slotsUsed = Math.min(session.slotCount, microCount - first);
       this.tasks.length = 0;
@@ -202,17 +246,77 @@ export class ParallelRunner {
       }
       const round = { slotsUsed, accumulate: first > 0, step: args.step, learningRate: args.learningRate, epoch: args.epoch, batch: args.batch };
       const last = first + slotsUsed >= microCount;
-      if (!last || !args.stopOnNonFinite) {
-        await this.update({ ...round, apply: last, check: false });
+      const none = { apply: false, check: false, regularize: false, measure: false };
+      if (!last) {
+        await this.update({ ...round, ...none });
         continue;
       }
-      // Reduce and check first, then apply only a finite gradient.
-      await this.update({ ...round, apply: false, check: true });
-      const firstNonFiniteParam = this.firstNonFiniteParam();
-      if (firstNonFiniteParam >= 0 || !Number.isFinite(lossSum)) return { lossSum, correct, firstNonFiniteParam };
-      await this.update({ ...round, slotsUsed: 0, apply: true, check: false });
+      const regularize = session.paramChunks.regularized;
+      const measure = clipsByNorm(this.clipping);
+      if (!args.stopOnNonFinite && !measure) {
+        // One round reduces, regularizes and applies; each task reads its weights before it updates them.
+        await this.update({ ...round, ...none, regularize, apply: true });
+        if (regularize) lossSum += totalPenalty(this.chunks) * args.batchSize;
+        break;
+      }
+      // Reduce, check and measure first; then apply only a finite gradient, clipped by the combined norms.
+      await this.update({ ...round, ...none, regularize, measure, check: args.stopOnNonFinite });
+      if (regularize) lossSum += totalPenalty(this.chunks) * args.batchSize;
+      if (args.stopOnNonFinite) {
+        const firstNonFiniteParam = this.firstNonFiniteParam();
+        if (firstNonFiniteParam >= 0 || !Number.isFinite(lossSum)) return { lossSum, correct, firstNonFiniteParam };
+      }
+      if (measure) {
+        const { clipScale, gradSquares, tensors, chunkCount } = this.chunks;
+        computeClipScales(clipScale, gradSquares, tensors, this.tensorNorms, chunkCount, this.clipping);
+      }
+      await this.update({ ...round, ...none, slotsUsed: 0, apply: true });
     }
+    // The step was applied; no task runs now, so the main thread may write the weights.
+    this.batchStatistics?.updateMovingStatistics(this.weights);
     return { lossSum, correct, firstNonFiniteParam: -1 };
+  }
+
+  /**
+   * Runs every whole-batch statistics pass of the plan over the batch's micro-batches, in rounds
+   * of at most slotCount tasks, and leaves the results in the session's batch-statistics buffer.
+   */
+  private async computeBatchStatistics(
+    plan: BatchStatisticsPlan,
+    args: { dataset: DatasetDescriptor; orderOffset: number; batchSize: number; epoch: number; batch: number; seed: number },
+  ): Promise<void> {
+    const { session } = this;
+    const micro = session.microBatchSize;
+    const microCount = Math.ceil(args.batchSize / micro);
+    for (const phase of plan.phases) {
+      plan.begin(phase);
+      for (let first = 0; first < microCount; first += session.slotCount) {
+        const slotsUsed = Math.min(session.slotCount, microCount - first);
+        this.tasks.length = 0;
+        this.taskThreads.fill(-1);
+        for (let slot = 0; slot < slotsUsed; slot++) {
+          const start = (first + slot) * micro;
+          this.tasks.push(
+            this.executor.run({
+              kind: 'batchStatistics',
+              session,
+              dataset: args.dataset,
+              slot,
+              orderOffset: args.orderOffset + start,
+              count: Math.min(micro, args.batchSize - start),
+              batchSize: args.batchSize,
+              epoch: args.epoch,
+              seed: args.seed,
+              layerIndex: phase.layerIndex,
+              reduction: phase.reduction,
+            }),
+          );
+        }
+        await this.settle(0, 'batch statistics', args.epoch, args.batch);
+        plan.absorb(phase, slotsUsed);
+      }
+      plan.finish(phase);
+    }
   }
 
   /** Returns whether this session's buffers serve batches of up to `batchSize` samples. */
@@ -225,25 +329,29 @@ export class ParallelRunner {
     accumulate: boolean;
     apply: boolean;
     check: boolean;
+    regularize: boolean;
+    measure: boolean;
     step: number;
     learningRate: number;
     epoch: number;
     batch: number;
   }): Promise<void> {
     const { epoch, batch, ...fields } = round;
-    const paramCount = this.session.paramCount;
-    const chunk = Math.ceil(paramCount / this.session.updateParts / UPDATE_ALIGN) * UPDATE_ALIGN;
+    const bounds = this.updateBounds;
+    const starts = this.chunks.starts;
     this.tasks.length = 0;
     this.taskThreads.fill(-1);
     this.nonFiniteIndex.fill(-1);
-    for (let start = 0, part = 0; start < paramCount; start += chunk, part++) {
+    for (let part = 0; part + 1 < bounds.length; part++) {
       this.tasks.push(
         this.executor.run({
           kind: 'update',
           session: this.session,
           part,
-          start,
-          end: Math.min(paramCount, start + chunk),
+          start: starts[bounds[part]],
+          end: starts[bounds[part + 1]],
+          firstChunk: bounds[part],
+          endChunk: bounds[part + 1],
           ...fields,
         }),
       );
@@ -273,7 +381,8 @@ export class ParallelRunner {
   }
 
   /**
-   * Loss sum and correct count over every row of the dataset. Without a context the call is
+   * Loss sum and correct count over every row of the dataset; with kernel regularizers the loss
+   * sum includes count times the weights' penalty. Without a context the call is
    * the validation pass of the epoch that trainBatch() last trained, because fit() calls it so.
    * A failed task raises a WorkerError after every task of the call has settled.
    */
@@ -304,6 +413,8 @@ export class ParallelRunner {
       lossSum += result.lossSum;
       correct += result.correct;
     }
+    // Keras adds the regularization penalty to the evaluated loss too; no task runs now.
+    if (this.session.paramChunks.regularized) lossSum += weightsPenalty(this.chunks, this.weights) * dataset.count;
     return { lossSum, correct };
   }
 

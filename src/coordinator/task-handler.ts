@@ -8,15 +8,18 @@
  */
 import { isMainThread, threadId } from 'node:worker_threads';
 import { Arena } from '../core/arena.js';
+import { ImageAugmenter } from '../data/augment.js';
 import { arenaGemm } from '../gemm/backend.js';
 import { deserializeLayer } from '../layers/index.js';
 import type { StepContext } from '../layers/layer.js';
 import { getLoss } from '../losses/index.js';
-import { buildLayers, totalParams } from '../model/build.js';
+import { buildLayers, totalParams, trainableParams } from '../model/build.js';
 import { Replica } from '../model/replica.js';
 import { createOptimizer } from '../optim/index.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { type ParamChunkViews, clipChunks, measureChunks, openParamChunks, regularizeChunks } from './param-chunks.js';
 import type {
+  BatchStatisticsTask,
   DatasetDescriptor,
   EvaluateResult,
   EvaluateTask,
@@ -35,8 +38,12 @@ interface WorkerSession {
   gradSlots: Float32Array;
   optimizerState: Float32Array;
   slotResults: Float64Array;
+  /** Whole-batch statistics and per-micro-batch partials; empty without BatchNormalization. */
+  batchStatistics: Float64Array;
+  batchPartials: Float64Array;
   taskThreads: Int32Array;
   nonFiniteIndex: Int32Array;
+  chunks: ParamChunkViews;
   optimizer: Optimizer | null;
   step: StepContext;
 }
@@ -45,6 +52,8 @@ interface WorkerDataset {
   x: Float32Array;
   y: Float32Array | null;
   order: Int32Array | null;
+  /** Augments the rows that gradient tasks gather; null when the dataset has no augmentation. */
+  augmenter: ImageAugmenter | null;
 }
 
 /** How many sessions and datasets a worker keeps built; older ones are dropped first. */
@@ -65,11 +74,14 @@ function openSession(desc: SessionDescriptor): WorkerSession {
   if (cached !== undefined) return cached;
   const layers = desc.layers.map(deserializeLayer);
   const entries = buildLayers(layers, desc.inputShape);
-  if (totalParams(entries) !== desc.paramCount) {
-    throw new Error(`Worker rebuilt ${totalParams(entries)} parameters but the session has ${desc.paramCount}.`);
+  if (trainableParams(entries) !== desc.paramCount || totalParams(entries) !== desc.weights.length) {
+    throw new Error(
+      `Worker rebuilt ${trainableParams(entries)} trainable of ${totalParams(entries)} weights but the session has ${desc.paramCount} of ${desc.weights.length}.`,
+    );
   }
   const arena = new Arena(desc.memory);
   const weights = arena.float32(desc.weights);
+  const batchStatistics = desc.batchStatistics === null ? new Float64Array(0) : arena.float64(desc.batchStatistics);
   const replica = new Replica<Float32Array>({
     layers,
     loss: desc.loss === null ? null : getLoss(desc.loss),
@@ -78,6 +90,7 @@ function openSession(desc: SessionDescriptor): WorkerSession {
     maxBatch: desc.microBatchSize,
     gemm: arenaGemm(desc.backend, arena),
     alloc: (length) => arena.allocFloat32(length),
+    batchStatistics,
   });
   const session: WorkerSession = {
     replica,
@@ -86,8 +99,11 @@ function openSession(desc: SessionDescriptor): WorkerSession {
     gradSlots: arena.float32(desc.gradSlots),
     optimizerState: arena.float32(desc.optimizerState),
     slotResults: arena.float64(desc.slotResults),
+    batchStatistics,
+    batchPartials: desc.batchPartials === null ? new Float64Array(0) : arena.float64(desc.batchPartials),
     taskThreads: new Int32Array(desc.taskThreads),
     nonFiniteIndex: new Int32Array(desc.nonFiniteIndex),
+    chunks: openParamChunks(desc.paramChunks),
     optimizer: desc.optimizer === null ? null : createOptimizer(desc.optimizer.name, desc.optimizer.config),
     step: { training: true, seed: 0, epoch: 0, sampleIds: new Int32Array(0), sampleIdOffset: 0 },
   };
@@ -101,18 +117,23 @@ function openDataset(desc: DatasetDescriptor): WorkerDataset {
     x: new Float32Array(desc.x, desc.xByteOffset, desc.count * desc.inputSize),
     y: desc.y === null ? null : new Float32Array(desc.y, desc.yByteOffset, desc.count * desc.targetWidth),
     order: desc.order === null ? null : new Int32Array(desc.order),
+    augmenter: desc.augment === undefined || desc.augment === null ? null : new ImageAugmenter(desc.augment),
   };
   return remember(datasets, desc.id, dataset, DATASET_CACHE_SIZE);
 }
 
-/** Copies dataset row `row` into position `position` of the replica's input and targets. */
-function gatherRow(replica: Replica<Float32Array>, dataset: WorkerDataset, row: number, position: number, targetWidth: number): void {
+/**
+ * Copies dataset row `row` into position `position` of the replica's input and targets. With an
+ * augmenter (training only), the input is the row's augmented image instead of a copy.
+ */
+function gatherRow(replica: Replica<Float32Array>, dataset: WorkerDataset, row: number, position: number, targetWidth: number, augmenter: ImageAugmenter | null = null): void {
   const inputSize = replica.inputSize;
   const input = replica.input;
   const x = dataset.x;
   const src = row * inputSize;
   const dst = position * inputSize;
-  for (let i = 0; i < inputSize; i++) input[dst + i] = x[src + i];
+  if (augmenter !== null) augmenter.augment(input, dst, x, src, row);
+  else for (let i = 0; i < inputSize; i++) input[dst + i] = x[src + i];
   const y = dataset.y;
   if (y !== null) {
     const targets = replica.targets;
@@ -137,16 +158,15 @@ function injectFault(fault: TaskFault, taskKind: Task['kind']): never {
   throw new Error(`Test fault '${kind}' raised in ${taskKind === 'evaluate' ? 'an' : 'a'} ${taskKind} task.`);
 }
 
-function runGradient(task: GradientTask): void {
-  const session = openSession(task.session);
-  session.taskThreads[task.slot] = threadId;
-  if (task.fault !== undefined) injectFault(task.fault, 'gradient');
+/** Gathers a training micro-batch into the replica's input and returns its training step context. */
+function gatherMicroBatch(session: WorkerSession, task: GradientTask | BatchStatisticsTask): StepContext {
   const dataset = openDataset(task.dataset);
   const { replica } = session;
   const order = dataset.order;
-  if (order === null) throw new Error('A gradient task needs a dataset with an epoch order.');
+  if (order === null) throw new Error(`A ${task.kind} task needs a dataset with an epoch order.`);
+  dataset.augmenter?.setEpoch(task.seed, task.epoch);
   for (let i = 0; i < task.count; i++) {
-    gatherRow(replica, dataset, order[task.orderOffset + i], i, task.dataset.targetWidth);
+    gatherRow(replica, dataset, order[task.orderOffset + i], i, task.dataset.targetWidth, dataset.augmenter);
   }
   const step = session.step;
   step.training = true;
@@ -154,9 +174,34 @@ function runGradient(task: GradientTask): void {
   step.epoch = task.epoch;
   step.sampleIds = order;
   step.sampleIdOffset = task.orderOffset;
+  return step;
+}
+
+function runGradient(task: GradientTask): void {
+  const session = openSession(task.session);
+  session.taskThreads[task.slot] = threadId;
+  if (task.fault !== undefined) injectFault(task.fault, 'gradient');
+  const step = gatherMicroBatch(session, task);
+  const { replica } = session;
   replica.trainStep(task.count, step, session.gradSlots, task.slot * replica.paramCount, 1 / task.batchSize);
   session.slotResults[task.slot * 2] = replica.lossSum;
   session.slotResults[task.slot * 2 + 1] = replica.correct;
+}
+
+function runBatchStatistics(task: BatchStatisticsTask): void {
+  const session = openSession(task.session);
+  session.taskThreads[task.slot] = threadId;
+  if (task.fault !== undefined) injectFault(task.fault, 'batchStatistics');
+  const step = gatherMicroBatch(session, task);
+  const { replica } = session;
+  const offset = task.slot * task.session.partialStride;
+  if (task.reduction === 'moments') {
+    replica.writeMoments(task.layerIndex, task.count, step, session.batchPartials, offset);
+  } else {
+    // The gradient slot only serves as scratch here: the gradient task of this slot zeroes it.
+    const gradBase = task.slot * replica.paramCount;
+    replica.writeGradientSums(task.layerIndex, task.count, step, session.gradSlots, gradBase, 1 / task.batchSize, session.batchPartials, offset);
+  }
 }
 
 function runUpdate(task: UpdateTask): void {
@@ -173,6 +218,8 @@ function runUpdate(task: UpdateTask): void {
       grads[i] = task.accumulate ? grads[i] + sum : sum;
     }
   }
+  // The range holds whole chunks, so per-chunk sums do not depend on how the ranges were cut.
+  if (task.regularize) regularizeChunks(session.chunks, grads, session.weights, task.firstChunk, task.endChunk);
   if (task.check) {
     let firstNonFinite = -1;
     // g - g is 0 for every finite g and NaN for NaN and +-Infinity.
@@ -184,7 +231,9 @@ function runUpdate(task: UpdateTask): void {
     }
     session.nonFiniteIndex[task.part] = firstNonFinite;
   }
+  if (task.measure) measureChunks(session.chunks, grads, task.firstChunk, task.endChunk);
   if (!task.apply) return;
+  clipChunks(session.chunks, grads, task.firstChunk, task.endChunk, optimizer.clipping);
   optimizer.applyRange({
     weights: session.weights,
     grads,
@@ -236,6 +285,9 @@ export function handleTask(task: Task): EvaluateResult | null {
   switch (task.kind) {
     case 'gradient':
       runGradient(task);
+      return null;
+    case 'batchStatistics':
+      runBatchStatistics(task);
       return null;
     case 'update':
       runUpdate(task);

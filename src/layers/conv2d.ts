@@ -42,6 +42,7 @@ import {
 } from '../kernels/winograd.js';
 import { activationBiasBackward, biasActivationForward } from '../kernels/bias-activation.js';
 import { type ActivationName, checkActivation } from './activations.js';
+import { type L1L2, type RegularizerSpec, parseRegularizer, serializeRegularizer } from './regularizers.js';
 import {
   Layer,
   type LayerArgs,
@@ -61,6 +62,8 @@ export interface Conv2DArgs extends LayerArgs {
   padding?: Padding;
   activation?: ActivationName;
   useBias?: boolean;
+  /** Penalty on the kernel added to the loss; see src/layers/regularizers.ts. Default none. */
+  kernelRegularizer?: RegularizerSpec | null;
 }
 
 /**
@@ -78,6 +81,7 @@ export class Conv2D extends Layer {
   readonly strides: [number, number];
   readonly padding: Padding;
   readonly useBias: boolean;
+  readonly kernelRegularizer: L1L2 | null;
   private readonly activationName: ActivationName;
   geometry: ConvGeometry | null = null;
 
@@ -90,6 +94,7 @@ export class Conv2D extends Layer {
     this.padding = checkPadding(args.padding, where);
     this.activationName = checkActivation(args.activation, where);
     this.useBias = args.useBias ?? true;
+    this.kernelRegularizer = parseRegularizer(args.kernelRegularizer, 'kernelRegularizer', where);
   }
 
   override get activation(): ActivationName {
@@ -129,7 +134,13 @@ export class Conv2D extends Layer {
       padding: this.padding,
       activation: this.activationName,
       useBias: this.useBias,
+      ...this.regularizerConfig(),
     };
+  }
+
+  /** Returns the kernelRegularizer entry of getConfig(), empty without one, so configs and checkpoints of unregularized models keep their old form. */
+  private regularizerConfig(): Record<string, unknown> {
+    return this.kernelRegularizer === null ? {} : { kernelRegularizer: serializeRegularizer(this.kernelRegularizer) };
   }
 
   createRuntime<T extends FloatArray>(ctx: RuntimeContext<T>): LayerRuntime<T> {

@@ -8,18 +8,22 @@
 import type { FloatArray } from '../gemm/types.js';
 import { activationBiasBackward, biasActivationForward } from '../kernels/bias-activation.js';
 import { type ActivationName, checkActivation } from './activations.js';
+import { type L1L2, type RegularizerSpec, parseRegularizer, serializeRegularizer } from './regularizers.js';
 import { Layer, type LayerArgs, type LayerRuntime, type ParamSpec, type RuntimeContext, positiveInt } from './layer.js';
 
 export interface DenseArgs extends LayerArgs {
   units: number;
   activation?: ActivationName;
   useBias?: boolean;
+  /** Penalty on the kernel added to the loss; see src/layers/regularizers.ts. Default none. */
+  kernelRegularizer?: RegularizerSpec | null;
 }
 
 export class Dense extends Layer {
   readonly className = 'Dense';
   readonly units: number;
   readonly useBias: boolean;
+  readonly kernelRegularizer: L1L2 | null;
   private readonly activationName: ActivationName;
 
   constructor(args: DenseArgs) {
@@ -28,6 +32,7 @@ export class Dense extends Layer {
     this.units = positiveInt(args.units, 'units', where);
     this.activationName = checkActivation(args.activation, where);
     this.useBias = args.useBias ?? true;
+    this.kernelRegularizer = parseRegularizer(args.kernelRegularizer, 'kernelRegularizer', where);
   }
 
   override get activation(): ActivationName {
@@ -51,7 +56,12 @@ export class Dense extends Layer {
   }
 
   getConfig(): Record<string, unknown> {
-    return { name: this.name, units: this.units, activation: this.activationName, useBias: this.useBias };
+    return { name: this.name, units: this.units, activation: this.activationName, useBias: this.useBias, ...this.regularizerConfig() };
+  }
+
+  /** Returns the kernelRegularizer entry of getConfig(), empty without one, so configs and checkpoints of unregularized models keep their old form. */
+  private regularizerConfig(): Record<string, unknown> {
+    return this.kernelRegularizer === null ? {} : { kernelRegularizer: serializeRegularizer(this.kernelRegularizer) };
   }
 
   createRuntime<T extends FloatArray>(ctx: RuntimeContext<T>): LayerRuntime<T> {

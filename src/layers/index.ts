@@ -3,15 +3,31 @@
  * model from its configuration (in workers and when loading a saved model), plus the
  * factory functions TensorFlow.js users know (`layers.dense({...})`).
  */
+import { Activation, type ActivationArgs } from './activation.js';
+import { AveragePooling2D, type AveragePooling2DArgs } from './average-pooling2d.js';
+import { BatchNormalization, type BatchNormalizationArgs } from './batch-normalization.js';
 import { Conv2D, type Conv2DArgs } from './conv2d.js';
 import { Dense, type DenseArgs } from './dense.js';
 import { Dropout, type DropoutArgs } from './dropout.js';
 import { Flatten } from './flatten.js';
+import { GlobalAveragePooling2D, type GlobalAveragePooling2DArgs } from './global-average-pooling2d.js';
 import { Layer, type LayerArgs } from './layer.js';
 import { MaxPooling2D, type MaxPooling2DArgs } from './max-pooling2d.js';
+import { Reshape, type ReshapeArgs } from './reshape.js';
 
-export { Conv2D, Dense, Dropout, Flatten, Layer, MaxPooling2D };
-export type { Conv2DArgs, DenseArgs, DropoutArgs, LayerArgs, MaxPooling2DArgs };
+export { Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, Layer, MaxPooling2D, Reshape };
+export type {
+  ActivationArgs,
+  AveragePooling2DArgs,
+  BatchNormalizationArgs,
+  Conv2DArgs,
+  DenseArgs,
+  DropoutArgs,
+  GlobalAveragePooling2DArgs,
+  LayerArgs,
+  MaxPooling2DArgs,
+  ReshapeArgs,
+};
 
 /** A serialized layer: its Keras class name and the options it was built with. */
 export interface LayerConfig {
@@ -22,11 +38,16 @@ export interface LayerConfig {
 type LayerFactory<A> = (args: A) => Layer;
 
 const LAYER_CLASSES: Record<string, LayerFactory<never>> = {
+  Activation: (args: ActivationArgs) => new Activation(args),
+  AveragePooling2D: (args: AveragePooling2DArgs) => new AveragePooling2D(args),
+  BatchNormalization: (args: BatchNormalizationArgs) => new BatchNormalization(args),
   Conv2D: (args: Conv2DArgs) => new Conv2D(args),
   Dense: (args: DenseArgs) => new Dense(args),
   Dropout: (args: DropoutArgs) => new Dropout(args),
   Flatten: (args: LayerArgs) => new Flatten(args),
+  GlobalAveragePooling2D: (args: GlobalAveragePooling2DArgs) => new GlobalAveragePooling2D(args),
   MaxPooling2D: (args: MaxPooling2DArgs) => new MaxPooling2D(args),
+  Reshape: (args: ReshapeArgs) => new Reshape(args),
 };
 
 export const LAYER_CLASS_NAMES = Object.keys(LAYER_CLASSES);
@@ -47,9 +68,14 @@ export function deserializeLayer(entry: LayerConfig): Layer {
 
 /** Factory functions in the TensorFlow.js style: `layers.conv2d({ filters: 32, ... })`. */
 export const layers = {
+  activation: (args: ActivationArgs) => new Activation(args),
+  averagePooling2d: (args: AveragePooling2DArgs = {}) => new AveragePooling2D(args),
+  batchNormalization: (args: BatchNormalizationArgs = {}) => new BatchNormalization(args),
   conv2d: (args: Conv2DArgs) => new Conv2D(args),
   dense: (args: DenseArgs) => new Dense(args),
   dropout: (args: DropoutArgs) => new Dropout(args),
   flatten: (args: LayerArgs = {}) => new Flatten(args),
+  globalAveragePooling2d: (args: GlobalAveragePooling2DArgs = {}) => new GlobalAveragePooling2D(args),
   maxPooling2d: (args: MaxPooling2DArgs = {}) => new MaxPooling2D(args),
+  reshape: (args: ReshapeArgs) => new Reshape(args),
 };

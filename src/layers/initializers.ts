@@ -1,5 +1,6 @@
 /**
- * Weight initializers, with Keras defaults: Glorot (Xavier) uniform kernels and zero biases.
+ * Weight initializers, with Keras defaults: Glorot (Xavier) uniform kernels, zero biases, and
+ * ones for BatchNormalization's gamma and moving variance.
  * Glorot uniform draws from U(-limit, limit) with limit = sqrt(6 / (fanIn + fanOut))
  * (Glorot and Bengio, 2010).
  */
@@ -12,6 +13,9 @@ export function initializeParam(spec: ParamSpec, weights: Float32Array, offset: 
   switch (spec.initializer) {
     case 'zeros':
       weights.fill(0, offset, offset + size);
+      return;
+    case 'ones':
+      weights.fill(1, offset, offset + size);
       return;
     case 'glorotUniform': {
       const limit = Math.sqrt(6 / (spec.fanIn + spec.fanOut));

@@ -13,9 +13,9 @@ import type { FloatArray, GemmFn } from '../gemm/types.js';
 import { ShapeError, formatShape, formatValue } from '../errors.js';
 import type { ActivationName } from './activations.js';
 
-export type InitializerName = 'glorotUniform' | 'zeros';
+export type InitializerName = 'glorotUniform' | 'zeros' | 'ones';
 
-/** One trainable parameter array of a layer. */
+/** One weight array of a layer. */
 export interface ParamSpec {
   /** Keras weight name, e.g. 'kernel' or 'bias'. */
   name: string;
@@ -24,6 +24,11 @@ export interface ParamSpec {
   /** Fan-in and fan-out used by Glorot initialization. */
   fanIn: number;
   fanOut: number;
+  /**
+   * False for a weight that the optimizer never updates and that has no gradient, such as
+   * BatchNormalization's moving statistics; default true.
+   */
+  trainable?: boolean;
 }
 
 /** Options every layer accepts, as TensorFlow.js spells them. */
@@ -42,6 +47,12 @@ export interface RuntimeContext<T extends FloatArray> {
   weights: T;
   /** The largest number of samples one forward call receives. */
   maxBatch: number;
+  /**
+   * Whole-batch statistics of the current training step, written by the coordinator
+   * (src/coordinator/batch-statistics.ts) and read at each layer's batchStatisticsOffset.
+   * Needed only by layers whose batchStatisticsLength() is not 0.
+   */
+  batchStatistics?: Float64Array;
 }
 
 /** Per-call information for layers whose behaviour depends on the step (Dropout). */
@@ -68,6 +79,17 @@ export interface LayerRuntime<T extends FloatArray> {
    * With dYIsPreactivation, dY already is the gradient before the activation (a fused loss).
    */
   backward(x: T, dY: T, n: number, computeDX: boolean, grads: T, gradBase: number, dYIsPreactivation: boolean): void;
+  /**
+   * Whole-batch layers only: writes the row count, then the per-channel mean and sum of squared
+   * deviations (M2) of the n rows of the input x, at partials[offset...].
+   */
+  writeMoments?(x: T, n: number, partials: Float64Array, offset: number): void;
+  /**
+   * Whole-batch layers only: writes the per-channel sums of dY and of dY times the normalized
+   * input over the n rows, at partials[offset...]. Reads the batch statistics but not dY's
+   * later contents, and overwrites nothing.
+   */
+  writeGradientSums?(x: T, dY: T, n: number, partials: Float64Array, offset: number): void;
 }
 
 export abstract class Layer {
@@ -81,6 +103,8 @@ export abstract class Layer {
   outputShape: number[] = [];
   /** Offset of each parameter in the flat weight buffer, assigned by the model. */
   paramOffsets: number[] = [];
+  /** Offset of this layer's block in the batch-statistics buffer, assigned by buildLayers; -1 when it has none. */
+  batchStatisticsOffset = -1;
   built = false;
 
   constructor(args: LayerArgs, defaultName: string) {
@@ -119,10 +143,31 @@ export abstract class Layer {
 
   abstract createRuntime<T extends FloatArray>(ctx: RuntimeContext<T>): LayerRuntime<T>;
 
-  /** Number of scalar parameters. */
+  /**
+   * Number of float64 values this layer needs in the shared batch-statistics buffer: 0 for
+   * layers that compute each sample on its own, more for layers that normalize over the whole
+   * training batch (BatchNormalization).
+   */
+  batchStatisticsLength(): number {
+    return 0;
+  }
+
+  /** Number of float64 values one micro-batch writes with writeMoments or writeGradientSums. */
+  partialStatisticsLength(): number {
+    return 0;
+  }
+
+  /** Number of scalar weights, trainable or not. */
   countParams(): number {
     let count = 0;
     for (const spec of this.paramSpecs()) count += spec.shape.reduce((a, b) => a * b, 1);
+    return count;
+  }
+
+  /** Number of scalar weights that the optimizer updates. */
+  countTrainableParams(): number {
+    let count = 0;
+    for (const spec of this.paramSpecs()) if (spec.trainable !== false) count += spec.shape.reduce((a, b) => a * b, 1);
     return count;
   }
 

@@ -26,12 +26,15 @@ export interface CheckpointSettings {
   microBatchSize: number;
   seed: number;
   validationSplit: number;
+  validationSplitShuffle: boolean;
   shuffle: boolean;
   backend: string;
   trainCount: number;
   validationCount: number;
   /** sha256 of the training inputs and targets, so a resume on other data is rejected. */
   dataSha256: string;
+  /** The resolved augmentation ranges as JSON, "null" when off. */
+  augment: string;
 }
 
 /** The metadata part of a checkpoint. */
@@ -146,11 +149,13 @@ const SETTING_TYPES: Record<keyof CheckpointSettings, 'count' | 'number' | 'bool
   microBatchSize: 'count',
   seed: 'number',
   validationSplit: 'number',
+  validationSplitShuffle: 'boolean',
   shuffle: 'boolean',
   backend: 'string',
   trainCount: 'count',
   validationCount: 'count',
   dataSha256: 'string',
+  augment: 'string',
 };
 
 /** Returns the first problem of the metadata's structure, or null when it has none. */

@@ -9,7 +9,9 @@
 import { join } from 'node:path';
 
 import { Rng } from '../core/random.js';
-import type { Tensor } from '../core/tensor.js';
+import { type AugmentOptions, augmentSpec, resolveAugment } from '../data/augment.js';
+import { classesOf, gatherRows, splitIndices } from '../data/split.js';
+import { Tensor } from '../core/tensor.js';
 import type { TestFaultKind } from '../coordinator/messages.js';
 import { CheckpointError, NonFiniteError, StateError, ValueError, WorkerError, formatValue } from '../errors.js';
 import { getBackend } from '../gemm/backend.js';
@@ -35,18 +37,39 @@ export interface FitArgs {
   shuffle?: boolean;
   /**
    * Fraction of the samples held out for validation. As in Keras, the LAST samples (before
-   * any shuffling) are held out, so put data in random order first if it is sorted.
+   * any shuffling) are held out, so put data in random order first if it is sorted, or set
+   * validationSplitShuffle.
    */
   validationSplit?: number;
+  /**
+   * Hold out a seeded random, class-stratified draw of the same size instead of the last
+   * samples (see trainValidationSplit in src/data/split.ts); default false. The draw uses
+   * `seed`, so it is the same on every run and thread count.
+   */
+  validationSplitShuffle?: boolean;
   /** Explicit validation data [x, y]; takes precedence over validationSplit. */
   validationData?: [Tensor, Tensor];
   /** Seed of shuffling and dropout; default 0. */
   seed?: number;
+  /**
+   * Hooks called around training, each epoch and each batch, in list order (see Callback).
+   * A callback ends training by setting `model.stopTraining = true`. Set in onBatchEnd, it skips
+   * the rest of the epoch, which still ends with validation and onEpochEnd. Set in onEpochBegin,
+   * it skips that whole epoch. Set in onEpochEnd, it keeps the next epoch from starting.
+   */
   callbacks?: Callback | Callback[];
   /** Worker threads; default the number of cores; 0 runs on the calling thread. */
   threads?: number;
   /** Samples per micro-batch, the unit of work of one task; default 16. Results depend on it. */
   microBatchSize?: number;
+  /**
+   * Random affine augmentation of the training samples, which must be [H, W, C] images. Give
+   * an object of ranges (AugmentOptions), or true for MNIST_AUGMENT: rotation 10 degrees,
+   * shifts 0.1, zoom 0.1 and no shear. Default off. A sample's transform depends only on the
+   * seed, the epoch and its index, so results are the same for any thread count. Validation
+   * data is never augmented.
+   */
+  augment?: boolean | AugmentOptions;
   /**
    * Stop with a NonFiniteError, before the optimizer step, when a batch's loss or gradient is
    * NaN or infinite; default true. With false, training goes on and the history shows the NaN.
@@ -74,7 +97,10 @@ export interface FitArgs {
    * optimizer and be compiled; its weights and optimizer state are replaced. fit() continues
    * until `epochs` epochs in total, and the result is bit-identical to one uninterrupted run
    * for any thread count. batchSize, microBatchSize, seed, validationSplit, shuffle, backend,
-   * the sample counts and the sha256 of x and y must be as in the checkpointed run.
+   * the sample counts and the sha256 of x and y must be as in the checkpointed run, and so must
+   * the optimizer's settings except its learning rate. The learning rate is restored from the
+   * checkpoint, like the optimizer state, because callbacks such as LearningRateScheduler may
+   * have changed it. Callbacks start fresh: their internal state is not saved.
    * NOTE: the content of `validationData` is not compared, only its sample count.
    */
   resumeFrom?: string;
@@ -97,7 +123,7 @@ function checkTestFault(value: unknown): TestFault | undefined {
 
 /** Builds the NonFiniteError for a batch whose loss sum or gradient is not finite. */
 function nonFiniteError(model: Sequential, epoch: number, batch: number, loss: number, firstNonFiniteParam: number): NonFiniteError {
-  const entry = firstNonFiniteParam < 0 ? undefined : model.paramEntries.find((e) => firstNonFiniteParam < e.offset + e.size);
+  const entry = firstNonFiniteParam < 0 ? undefined : model.paramEntries.find((e) => e.offset <= firstNonFiniteParam && firstNonFiniteParam < e.offset + e.size);
   const layer = entry === undefined ? null : entry.layer.name;
   const gradient =
     entry === undefined
@@ -159,9 +185,16 @@ function restoreCheckpoint(model: Sequential, dir: string, checkpoint: Checkpoin
   }
   const optimizer = model.optimizer;
   if (optimizer === null) throw new Error('unreachable: compiled model without optimizer');
-  const saved = { className: meta.optimizer.className, config: meta.optimizer.config };
-  const current = { className: optimizer.className, config: optimizer.getConfig() };
+  // The learning rate is training state, which callbacks may change, so it is restored below
+  // instead of compared.
+  const { learningRate: savedRate, ...savedConfig } = meta.optimizer.config;
+  const { learningRate: _currentRate, ...currentConfig } = optimizer.configWithClipping();
+  const saved = { className: meta.optimizer.className, config: savedConfig };
+  const current = { className: optimizer.className, config: currentConfig };
   if (JSON.stringify(saved) !== JSON.stringify(current)) mismatch('the optimizer', saved, current);
+  if (typeof savedRate !== 'number' || !Number.isFinite(savedRate) || savedRate < 0) {
+    throw new CheckpointError(`${where}: the checkpoint's learning rate is ${formatValue(savedRate)}, expected a finite number >= 0. Train again without resuming to write a new checkpoint.`);
+  }
   for (const key of Object.keys(settings) as (keyof CheckpointSettings)[]) {
     const what = key === 'dataSha256' ? 'the sha256 of the training data' : key;
     if (meta.settings[key] !== settings[key]) mismatch(what, meta.settings[key], settings[key]);
@@ -174,6 +207,31 @@ function restoreCheckpoint(model: Sequential, dir: string, checkpoint: Checkpoin
   weights.set(checkpoint.weights);
   state.set(checkpoint.optimizerState);
   model.optimizerStepCount = meta.optimizer.step;
+  optimizer.learningRate = savedRate;
+}
+
+/** Returns fit's callbacks as a list, checking that each is an object. */
+function checkCallbacks(value: unknown): Callback[] {
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  list.forEach((callback, i) => {
+    if (callback === null || typeof callback !== 'object') {
+      const where = Array.isArray(value) ? `callbacks[${i}]` : 'callbacks';
+      throw new TypeError(`fit(): ${where} must be an object with hooks such as onEpochEnd, got ${formatValue(callback)}.`);
+    }
+  });
+  return list as Callback[];
+}
+
+/**
+ * Returns the learning rate that the next batch uses. Callbacks may set optimizer.learningRate
+ * between batches, so it is checked before every batch.
+ */
+function checkLearningRate(value: unknown, epoch: number, batch: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ValueError(`fit(): the optimizer's learningRate is ${formatValue(value)} at epoch ${epoch}, batch ${batch} (counted from 0); a callback or schedule must set a finite number >= 0.`);
+  }
+  return value;
 }
 
 async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): Promise<History> {
@@ -186,6 +244,7 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
     throw new TypeError(`fit(): stopOnNonFinite must be a boolean, got ${formatValue(stopOnNonFinite)}.`);
   }
   const testFault = checkTestFault(args.testFault);
+  const augment = resolveAugment(args.augment, 'fit()');
   const checkpointDir = checkPath(args.checkpointDir, 'checkpointDir');
   const resumeFrom = checkPath(args.resumeFrom, 'resumeFrom');
   const checkpointEvery = args.checkpointEvery === undefined ? undefined : checkIntOption(args.checkpointEvery, 'checkpointEvery', 1);
@@ -215,6 +274,12 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
   let validation: ReturnType<typeof describeDataset> | null = null;
   let validationCount = 0;
   const shared = x.toShared();
+  let trainX = shared;
+  let trainTargets = targets;
+  const validationSplitShuffle = args.validationSplitShuffle ?? false;
+  if (typeof validationSplitShuffle !== 'boolean') {
+    throw new TypeError(`fit(): validationSplitShuffle must be a boolean, got ${formatValue(validationSplitShuffle)}.`);
+  }
   if (args.validationData !== undefined) {
     const [vx, vy] = args.validationData;
     validationCount = checkInputs(vx, first, 'validationData[0]');
@@ -227,16 +292,31 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
     if (trainCount === 0 || validationCount === 0) {
       throw new ValueError(`fit(): validationSplit ${validationSplit} of ${count} samples leaves ${trainCount} for training and ${validationCount} for validation; both need at least one.`);
     }
-    validation = describeDataset(shared.slice(trainCount, count), targets.subarray(trainCount * targetWidth), targetWidth, null);
+    if (validationSplitShuffle) {
+      const indices = splitIndices(count, validationCount, args.seed ?? 0, classesOf(targets, targetWidth));
+      trainX = gatherRows(shared, indices.train);
+      trainTargets = gatherRows(new Tensor(targets, [count, targetWidth]), indices.train).data;
+      const vx = gatherRows(shared, indices.validation);
+      const vTargets = gatherRows(new Tensor(targets, [count, targetWidth]), indices.validation).data;
+      validation = describeDataset(vx, vTargets, targetWidth, null);
+    } else {
+      trainX = shared.slice(0, trainCount);
+      trainTargets = targets.subarray(0, trainCount * targetWidth);
+      validation = describeDataset(shared.slice(trainCount, count), targets.subarray(trainCount * targetWidth), targetWidth, null);
+    }
   }
 
   const order = new Int32Array(new SharedArrayBuffer(trainCount * Int32Array.BYTES_PER_ELEMENT));
-  const train = describeDataset(shared.slice(0, trainCount), targets.subarray(0, trainCount * targetWidth), targetWidth, order);
+  const train = describeDataset(trainX, trainTargets, targetWidth, order);
+  train.augment = augmentSpec(augment, first.inputShape, 'fit()');
   const runner = model.getRunner(args.threads, Math.min(batchSize, trainCount), microBatchSize);
   const optimizer = model.optimizer;
   if (optimizer === null) throw new Error('unreachable: compiled model without optimizer');
 
-  const callbacks = args.callbacks === undefined ? [] : Array.isArray(args.callbacks) ? args.callbacks : [args.callbacks];
+  const callbacks = checkCallbacks(args.callbacks);
+  // Keras 3 adds learning_rate to the epoch logs when a LearningRateScheduler or
+  // ReduceLROnPlateau runs; callbacks that set recordsLearningRate ask for the same.
+  const recordLearningRate = callbacks.some((cb) => cb.recordsLearningRate === true);
   const history = new History();
   const stepsPerEpoch = Math.ceil(trainCount / batchSize);
   history.params = { epochs, batchSize, samples: trainCount, validationSamples: validationCount, steps: stepsPerEpoch, threads: runner.threads, microBatchSize };
@@ -245,8 +325,23 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
   const shuffle = args.shuffle ?? true;
   const checkpointing = checkpointDir !== undefined || checkpoint !== null;
   const dataSha256 = checkpointing ? hashArrays([x.data, targets]) : '';
-  const settings: CheckpointSettings = { batchSize, microBatchSize, seed, validationSplit, shuffle, backend: getBackend(), trainCount, validationCount, dataSha256 };
-  if (args.validationData !== undefined) settings.validationSplit = 0;
+  const settings: CheckpointSettings = {
+    batchSize,
+    microBatchSize,
+    seed,
+    validationSplit,
+    validationSplitShuffle,
+    shuffle,
+    backend: getBackend(),
+    trainCount,
+    validationCount,
+    dataSha256,
+    augment: JSON.stringify(augment),
+  };
+  if (args.validationData !== undefined) {
+    settings.validationSplit = 0;
+    settings.validationSplitShuffle = false;
+  }
   model.stopTraining = false;
 
   // Position of the next batch; a resumed run starts at the checkpoint's position.
@@ -271,7 +366,7 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
       meta: {
         topology: describeTopology(model),
         weightCount: model.flatWeights.length,
-        optimizer: { className: optimizer.className, config: optimizer.getConfig(), stateCount: model.optimizerStateArray.length, step: model.optimizerStepCount },
+        optimizer: { className: optimizer.className, config: optimizer.configWithClipping(), stateCount: model.optimizerStateArray.length, step: model.optimizerStepCount },
         rngState,
         epoch,
         batch,
@@ -284,9 +379,16 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
     });
   };
 
+  for (const cb of callbacks) {
+    cb.setModel?.(model);
+    cb.setParams?.(history.params);
+  }
   for (const cb of callbacks) await cb.onTrainBegin?.({});
+  let lastLogs: Logs = {};
   for (let epoch = firstEpoch; epoch < epochs && !model.stopTraining; epoch++) {
     for (const cb of callbacks) await cb.onEpochBegin?.(epoch, {});
+    // A stop requested at the start of an epoch skips the whole epoch.
+    if (model.stopTraining) break;
     // The shuffle and the dropout seed are the Rng's first draws of the epoch, so its state
     // here is all a checkpoint needs to regenerate them.
     const epochRngState = rng.getState();
@@ -301,6 +403,7 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
       const start = batch * batchSize;
       const size = Math.min(batchSize, trainCount - start);
       for (const cb of callbacks) await cb.onBatchBegin?.(batch, { batch, size });
+      const learningRate = checkLearningRate(optimizer.learningRate, epoch, batch);
       const result = await runner.trainBatch({
         dataset: train,
         orderOffset: start,
@@ -309,7 +412,7 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
         batch,
         seed: epochSeed,
         step: model.optimizerStepCount + 1,
-        learningRate: optimizer.learningRate,
+        learningRate,
         stopOnNonFinite,
         fault: testFault !== undefined && testFault.epoch === epoch && testFault.batch === batch ? testFault.kind : undefined,
       });
@@ -338,11 +441,15 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
       logs.val_loss = v.lossSum / validationCount;
       logs.val_accuracy = v.correct / validationCount;
     }
+    // The rate of the epoch's last batch, before any onEpochEnd hook changes it.
+    if (recordLearningRate) logs.learning_rate = optimizer.learningRate;
     history.record(epoch, logs);
     // An epoch cut short by stopTraining is not complete; its last mid-epoch checkpoint stays.
     if (seen === trainCount) await saveCheckpoint(epoch + 1, 0, rng.getState(), { lossSum: 0, correct: 0, seen: 0 });
     for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
+    lastLogs = logs;
   }
-  for (const cb of callbacks) await cb.onTrainEnd?.({});
+  // As in Keras 3, onTrainEnd receives the logs of the last epoch that ran.
+  for (const cb of callbacks) await cb.onTrainEnd?.({ ...lastLogs });
   return history;
 }

@@ -5,6 +5,11 @@
  * and allocated once, and reads the weights from the model's flat buffer (shared with all
  * other replicas). A training call zeroes one gradient slot, runs forward, the loss and
  * backward, and adds every parameter gradient into that slot. Nothing is allocated per call.
+ *
+ * Models with BatchNormalization also need the whole batch's statistics before a training call:
+ * writeMoments and writeGradientSums compute one micro-batch's share of them, and the
+ * coordinator combines the shares into the shared batchStatistics buffer
+ * (src/coordinator/batch-statistics.ts).
  */
 import type { FloatArray, GemmFn } from '../gemm/types.js';
 import type { Layer, LayerRuntime, StepContext } from '../layers/layer.js';
@@ -19,6 +24,8 @@ export interface ReplicaOptions<T extends FloatArray> {
   maxBatch: number;
   gemm: GemmFn<T>;
   alloc: (length: number) => T;
+  /** Shared whole-batch statistics; needed for training models with BatchNormalization. */
+  batchStatistics?: Float64Array;
 }
 
 const INFERENCE_STEP: StepContext = { training: false, seed: 0, epoch: 0, sampleIds: new Int32Array(0), sampleIdOffset: 0 };
@@ -51,7 +58,7 @@ export class Replica<T extends FloatArray> {
     this.inputSize = first.inputShape.reduce((a, b) => a * b, 1);
     this.outputWidth = last.outputShape.reduce((a, b) => a * b, 1);
     this.targetWidth = loss === null ? 0 : loss.targetWidth(this.outputWidth);
-    const ctx = { alloc: options.alloc, gemm: options.gemm, weights: options.weights, maxBatch };
+    const ctx = { alloc: options.alloc, gemm: options.gemm, weights: options.weights, maxBatch, batchStatistics: options.batchStatistics };
     this.runtimes = layers.map((layer) => layer.createRuntime(ctx));
     this.input = options.alloc(maxBatch * this.inputSize);
     this.targets = options.alloc(maxBatch * Math.max(this.targetWidth, 1));
@@ -79,20 +86,62 @@ export class Replica<T extends FloatArray> {
    * scale * (sum of the n rows' losses) into it; sets lossSum and correct.
    */
   trainStep(n: number, step: StepContext, grads: T, gradBase: number, scale: number): void {
-    const loss = this.requireLoss();
     grads.fill(0, gradBase, gradBase + this.paramCount);
+    this.forwardAndBackward(n, step, grads, gradBase, scale, 0);
+  }
+
+  /**
+   * Runs training-mode forward through the layers before `layerIndex` and writes the moments
+   * of that layer's input at partials[offset...] (see LayerRuntime.writeMoments).
+   */
+  writeMoments(layerIndex: number, n: number, step: StepContext, partials: Float64Array, offset: number): void {
+    let x = this.input;
+    for (let i = 0; i < layerIndex; i++) {
+      this.runtimes[i].forward(x, n, step);
+      x = this.runtimes[i].y;
+    }
+    this.wholeBatchRuntime(layerIndex).writeMoments?.(x, n, partials, offset);
+  }
+
+  /**
+   * Runs training-mode forward, the loss (scaled by `scale`) and backward through the layers
+   * after `layerIndex`, then writes the gradient sums of that layer at partials[offset...] (see
+   * LayerRuntime.writeGradientSums). Backward adds the later layers' parameter gradients into
+   * grads at gradBase, so pass a slot that trainStep zeroes later.
+   */
+  writeGradientSums(layerIndex: number, n: number, step: StepContext, grads: T, gradBase: number, scale: number, partials: Float64Array, offset: number): void {
+    const dY = this.forwardAndBackward(n, step, grads, gradBase, scale, layerIndex + 1);
+    const x = layerIndex === 0 ? this.input : this.runtimes[layerIndex - 1].y;
+    this.wholeBatchRuntime(layerIndex).writeGradientSums?.(x, dY, n, partials, offset);
+  }
+
+  /**
+   * Runs forward, the loss and backward down to layer `stopIndex`; sets lossSum and correct, and
+   * returns the gradient with respect to the output of layer stopIndex - 1.
+   */
+  private forwardAndBackward(n: number, step: StepContext, grads: T, gradBase: number, scale: number, stopIndex: number): T {
+    const loss = this.requireLoss();
     const output = this.forward(n, step);
     const lastIndex = this.runtimes.length - 1;
     const logits = this.fusedSoftmax ? (this.runtimes[lastIndex].logits ?? null) : null;
     this.lossSum = loss.compute(this.dOut, output, logits, this.targets, n, this.outputWidth, scale);
     this.correct = countCorrect(output, this.targets, n, this.outputWidth, this.targetWidth);
     let dY = this.dOut;
-    for (let i = lastIndex; i >= 0; i--) {
+    for (let i = lastIndex; i >= stopIndex; i--) {
       const x = i === 0 ? this.input : this.runtimes[i - 1].y;
       const runtime = this.runtimes[i];
       runtime.backward(x, dY, n, i > 0, grads, gradBase, this.fusedSoftmax && i === lastIndex);
       dY = runtime.dX;
     }
+    return dY;
+  }
+
+  private wholeBatchRuntime(layerIndex: number): LayerRuntime<T> {
+    const runtime = this.runtimes[layerIndex];
+    if (runtime?.writeMoments === undefined || runtime.writeGradientSums === undefined) {
+      throw new RangeError(`Layer ${layerIndex} of this replica does not normalize over the batch, so it has no batch statistics.`);
+    }
+    return runtime;
   }
 
   /** Runs inference over n rows and sets lossSum and correct. */

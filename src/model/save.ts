@@ -2,14 +2,16 @@
  * Saving and loading models in the TensorFlow.js layers format: a model.json with the
  * Keras-style topology (snake_case layer configs) and a weights manifest, plus one
  * weights.bin of little-endian float32 values in manifest order. Kernels keep Keras layouts:
- * convolutions [kh, kw, in, out], dense [in, out].
+ * convolutions [kh, kw, in, out], dense [in, out]. The manifest lists weights in Keras order
+ * (per layer; BatchNormalization: gamma, beta, moving_mean, moving_variance), which differs
+ * from the flat buffer's order when a model has non-trainable weights (see buildLayers).
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomically } from '../core/atomic-write.js';
 import { ValueError, formatValue } from '../errors.js';
 import { LAYER_CLASS_NAMES, deserializeLayer } from '../layers/index.js';
-import { buildLayers, totalParams } from './build.js';
+import { type ParamEntry, buildLayers, totalParams } from './build.js';
 import { Sequential } from './sequential.js';
 
 export const MODEL_FORMAT = 'layers-model';
@@ -20,6 +22,9 @@ const TO_KERAS_KEYS: Record<string, string> = {
   kernelSize: 'kernel_size',
   useBias: 'use_bias',
   poolSize: 'pool_size',
+  kernelRegularizer: 'kernel_regularizer',
+  targetShape: 'target_shape',
+  dataFormat: 'data_format',
 };
 const FROM_KERAS_KEYS: Record<string, string> = Object.fromEntries(Object.entries(TO_KERAS_KEYS).map(([k, v]) => [v, k]));
 
@@ -32,6 +37,11 @@ interface WeightSpec {
 function toKerasConfig(config: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(config)) out[TO_KERAS_KEYS[key] ?? key] = value;
+  // A regularizer is a nested Keras object: { class_name: 'L1L2', config: { l1, l2 } }, as TensorFlow.js writes it.
+  if (isPlainObject(config.kernelRegularizer)) {
+    const { className, config: factors } = config.kernelRegularizer;
+    out.kernel_regularizer = { class_name: className, config: factors };
+  }
   return out;
 }
 
@@ -60,7 +70,11 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   // Little-endian float32 is the in-memory layout on every platform Node supports here.
   const bytes = new Uint8Array(weights.byteLength);
-  bytes.set(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength));
+  let at = 0;
+  for (const e of entries) {
+    bytes.set(new Uint8Array(weights.buffer, weights.byteOffset + e.offset * 4, e.size * 4), at);
+    at += e.size * 4;
+  }
   await writeFileAtomically(join(dir, WEIGHTS_FILE), bytes);
   await writeFileAtomically(join(dir, 'model.json'), `${JSON.stringify(json, null, 2)}\n`);
 }
@@ -182,11 +196,10 @@ export async function loadModel(dir: string): Promise<Sequential> {
     paths.push(...groupPaths(group, jsonPath));
     specs.push(...((group as { weights: unknown[] }).weights));
   }
-  // NOTE: manifest weights are matched to the layers by position. Their names are not compared,
-  // so a manifest whose converter named the weights differently still loads.
   if (specs.length !== expected.length) fail(jsonPath, `the manifest lists ${specs.length} weights but the topology has ${expected.length}`);
+  const order = manifestOrder(specs, expected);
   specs.forEach((spec, i) => {
-    const e = expected[i];
+    const e = order[i];
     if (!isPlainObject(spec)) fail(jsonPath, `weight ${i} in the manifest is ${describeJsonType(spec)}, not an object`);
     const name = formatValue(spec.name);
     if (spec.dtype !== 'float32') fail(jsonPath, `weight ${i} (${name}) has dtype ${formatValue(spec.dtype)}; only float32 is supported`);
@@ -210,7 +223,7 @@ export async function loadModel(dir: string): Promise<Sequential> {
   if (total !== paramCount * 4) fail(jsonPath, `the weight files hold ${total} bytes but the model needs ${paramCount * 4}`);
 
   const flat = model.flatWeights;
-  const bytes = new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength);
+  const bytes = new Uint8Array(flat.byteLength);
   let at = 0;
   for (const path of paths) {
     let chunk: Uint8Array;
@@ -224,7 +237,28 @@ export async function loadModel(dir: string): Promise<Sequential> {
     at += chunk.length;
   }
   if (at !== bytes.length) fail(jsonPath, 'the weight files shrank while they were read');
+  const flatBytes = new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength);
+  at = 0;
+  for (const e of order) {
+    flatBytes.set(bytes.subarray(at, at + e.size * 4), e.offset * 4);
+    at += e.size * 4;
+  }
   return model;
+}
+
+/**
+ * Returns the model weight that each manifest weight fills. When the manifest names are
+ * exactly the model's weight names, they are matched by name, because TensorFlow.js
+ * (tfjs-layers Container.weights) lists the trainable weights of all layers before the
+ * non-trainable ones. Otherwise they are matched by
+ * position, so a manifest whose converter named the weights differently still loads.
+ */
+function manifestOrder(specs: readonly unknown[], expected: readonly ParamEntry[]): ParamEntry[] {
+  const byName = new Map(expected.map((e) => [e.name, e]));
+  const names = specs.map((spec) => (isPlainObject(spec) && typeof spec.name === 'string' ? spec.name : null));
+  const matched = names.map((name) => (name === null ? undefined : byName.get(name)));
+  const allNamed = matched.every((e) => e !== undefined) && new Set(names).size === names.length;
+  return allNamed ? (matched as ParamEntry[]) : expected.slice();
 }
 
 /** Names the JSON type of `value` for error messages: null, array, object, string, number or boolean. */

@@ -10,6 +10,7 @@
  */
 import { InlineExecutor, type Executor } from '../coordinator/executor.js';
 import { ParallelRunner } from '../coordinator/parallel-runner.js';
+import { buildParamChunks } from '../coordinator/param-chunks.js';
 import { WorkerPool, checkThreads } from '../coordinator/pool.js';
 import type { TestFaultKind } from '../coordinator/messages.js';
 import { Rng } from '../core/random.js';
@@ -21,13 +22,15 @@ import { Dropout, serializeLayer } from '../layers/index.js';
 import { initializeParam } from '../layers/initializers.js';
 import type { Layer } from '../layers/layer.js';
 import { type Loss, getLoss } from '../losses/index.js';
-import { createOptimizer } from '../optim/index.js';
+import { OPTIMIZER_NAMES, createOptimizer, fillInitialState } from '../optim/index.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { type ParamEntry, buildLayers, totalParams } from './build.js';
+import { NO_CLIPPING } from '../optim/clipping.js';
+import { type ParamEntry, buildLayers, totalParams, trainableParams } from './build.js';
 import { checkInputs, describeDataset, prepareTargets } from './dataset.js';
 import { type FitArgs, runFit } from './fit.js';
 import type { History } from './callbacks.js';
 import { summaryLines } from './summary.js';
+import { saveModel } from './save.js';
 
 export interface SequentialArgs {
   name?: string;
@@ -163,13 +166,15 @@ export class Sequential {
     }
     this.optimizerObject = typeof args.optimizer === 'string' ? createOptimizer(args.optimizer) : args.optimizer;
     if (typeof this.optimizerObject?.applyRange !== 'function') {
-      throw new TypeError(`compile(): optimizer must be a name ('adam', 'sgd') or an Optimizer, got ${String(args.optimizer)}.`);
+      throw new TypeError(`compile(): optimizer must be a name (${OPTIMIZER_NAMES.join(', ')}) or an Optimizer, got ${String(args.optimizer)}.`);
     }
-    const paramCount = totalParams(this.entries);
+    // Gradients and optimizer state cover the trainable weights only (see buildLayers).
+    const paramCount = trainableParams(this.entries);
     const arena = this.arena as Arena;
     // Everything after the weights belonged to the previous compile; start over from there.
     arena.release(this.weightsMark);
     this.optimizerState = arena.allocFloat32(Math.max(1, this.optimizerObject.slotsPerParam * paramCount));
+    fillInitialState(this.optimizerObject, this.optimizerState, paramCount);
     this.sessionMark = arena.mark();
     this.optimizerStep = 0;
     this.runner = null;
@@ -256,6 +261,14 @@ export class Sequential {
     const width = this.outputShape.reduce((a, b) => a * b, 1);
     const output = await this.closeOnWorkerError(runner.predict(describeDataset(x, null, 0, null), width, { purpose: 'predict', ...fault }));
     return new Tensor(output, [count, ...this.outputShape]);
+  }
+
+  /**
+   * Writes model.json and weights.bin in the TensorFlow.js layers format to `dir`, creating it
+   * if needed. loadModel(dir) reads them back, and so does tf.loadLayersModel.
+   */
+  async save(dir: string): Promise<void> {
+    await saveModel(this, dir);
   }
 
   /**
@@ -388,14 +401,17 @@ export class Sequential {
       inputShape: this.inputShape,
       layers: this.layers.map(serializeLayer),
       loss: this.lossFn?.name ?? null,
-      optimizer: optimizer === null ? null : { name: optimizer.className, config: optimizer.getConfig() },
+      optimizer: optimizer === null ? null : { name: optimizer.className, config: optimizer.configWithClipping() },
       backend,
       microBatchSize,
       maxBatchSize: Math.max(maxBatchSize, (runner?.session.slotCount ?? 0) * microBatchSize),
-      paramCount: totalParams(this.entries),
+      paramCount: trainableParams(this.entries),
       arena,
       weights: this.flatWeights,
       optimizerState: this.optimizerState as Float32Array,
+      // Chunks cover the gradient's range, so only the trainable weights, which come first.
+      paramChunks: buildParamChunks(this.entries.filter((e) => e.spec.trainable !== false)),
+      clipping: optimizer?.clipping ?? NO_CLIPPING,
     });
     return this.runner;
   }

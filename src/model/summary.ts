@@ -37,15 +37,17 @@ export function summaryLines(modelName: string, layers: readonly Layer[]): strin
   const width = columnEnds[columnEnds.length - 1];
   const lines = [`Model: "${modelName}"`, '_'.repeat(width), row([' Layer (type)', 'Output Shape', 'Param #'], columnEnds), '='.repeat(width)];
   let total = 0;
+  let trainable = 0;
   layers.forEach((layer, i) => {
     total += layer.countParams();
+    trainable += layer.countTrainableParams();
     lines.push(row(rows[i], columnEnds));
     if (i < layers.length - 1) lines.push('');
   });
   lines.push('='.repeat(width));
   lines.push(`Total params: ${formatCount(total)}`);
-  lines.push(`Trainable params: ${formatCount(total)}`);
-  lines.push('Non-trainable params: 0');
+  lines.push(`Trainable params: ${formatCount(trainable)}`);
+  lines.push(`Non-trainable params: ${formatCount(total - trainable)}`);
   lines.push('_'.repeat(width));
   return lines;
 }

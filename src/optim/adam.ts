@@ -9,8 +9,9 @@
  * Defaults are Keras's: lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7.
  */
 import { Optimizer, type OptimizerUpdate, checkPositive, checkUnitInterval } from './optimizer.js';
+import type { ClippingArgs } from './clipping.js';
 
-export interface AdamArgs {
+export interface AdamArgs extends ClippingArgs {
   learningRate?: number;
   beta1?: number;
   beta2?: number;
@@ -28,6 +29,7 @@ export class Adam extends Optimizer {
 
   constructor(args: AdamArgs = {}) {
     super(args.learningRate ?? ADAM_DEFAULTS.learningRate, 'Adam');
+    this.setClipping(args);
     this.beta1 = checkUnitInterval(args.beta1 ?? ADAM_DEFAULTS.beta1, 'beta1', 'Adam');
     this.beta2 = checkUnitInterval(args.beta2 ?? ADAM_DEFAULTS.beta2, 'beta2', 'Adam');
     this.epsilon = checkPositive(args.epsilon ?? ADAM_DEFAULTS.epsilon, 'epsilon', 'Adam');

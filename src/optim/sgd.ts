@@ -10,8 +10,9 @@
  */
 import { formatValue } from '../errors.js';
 import { Optimizer, type OptimizerUpdate, checkUnitInterval } from './optimizer.js';
+import type { ClippingArgs } from './clipping.js';
 
-export interface SGDArgs {
+export interface SGDArgs extends ClippingArgs {
   learningRate?: number;
   momentum?: number;
   nesterov?: boolean;
@@ -27,6 +28,7 @@ export class SGD extends Optimizer {
 
   constructor(args: SGDArgs = {}) {
     super(args.learningRate ?? SGD_DEFAULTS.learningRate, 'SGD');
+    this.setClipping(args);
     this.momentum = checkUnitInterval(args.momentum ?? SGD_DEFAULTS.momentum, 'momentum', 'SGD');
     this.nesterov = args.nesterov ?? SGD_DEFAULTS.nesterov;
     if (typeof this.nesterov !== 'boolean') {

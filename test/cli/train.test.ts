@@ -26,7 +26,7 @@ describe('train.js invalid options', () => {
     ['batch size fractional', ['--batch-size', '12.5'], /--batch-size <n>.*'12.5' is invalid/],
     ['threads negative', ['--threads', '-2'], /--threads <n>.*'-2' is invalid/],
     ['lr zero', ['--lr', '0'], /--lr <rate>.*'0' is invalid.*positive number/],
-    ['unknown optimizer', ['--optimizer', 'adagrad'], /--optimizer <name>.*'adagrad' is invalid.*adam, sgd/],
+    ['unknown optimizer', ['--optimizer', 'nadam'], /--optimizer <name>.*'nadam' is invalid.*adam, sgd, rmsprop, adadelta, adagrad, adamw/],
     ['validation split one', ['--validation-split', '1'], /--validation-split <fraction>.*'1' is invalid/],
     ['unknown option', ['--epoch', '3'], /unknown option '--epoch'/],
     ['stray argument', ['extra'], /too many arguments|unexpected/i],

@@ -8,6 +8,7 @@ import { Rng } from '../../src/core/random.js';
 import { Tensor } from '../../src/core/tensor.js';
 import { CheckpointError } from '../../src/errors.js';
 import { layers } from '../../src/layers/index.js';
+import { Adam } from '../../src/optim/adam.js';
 import type { Callback } from '../../src/model/callbacks.js';
 import { CHECKPOINT_FILE, readCheckpoint } from '../../src/model/checkpoint.js';
 import type { FitArgs } from '../../src/model/fit.js';
@@ -154,6 +155,34 @@ describe('checkpoint resume', () => {
       assert.match(error.message, /batchSize is 8 but the checkpoint has 16/);
       return true;
     });
+  });
+
+  it('rejects other gradient clipping', async () => {
+    const dir = freshDir();
+    const clipped = smallNet();
+    clipped.compile({ optimizer: new Adam({ clipnorm: 1 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    try {
+      await clipped.fit(DATA.x, DATA.y, { ...BASE, epochs: 1, threads: 0, checkpointDir: dir });
+    } finally {
+      await clipped.dispose();
+    }
+    await assert.rejects(train({ epochs: 2, threads: 0, resumeFrom: dir }), (error: Error) => {
+      assert.ok(error instanceof CheckpointError, `expected a CheckpointError, got ${String(error)}`);
+      assert.match(error.message, /the optimizer is .* but the checkpoint has .*"clipnorm":1/);
+      return true;
+    });
+  });
+
+  it('rejects other augmentation', async () => {
+    const dir = freshDir();
+    await train({ epochs: 1, threads: 0, checkpointDir: dir, augment: { rotationRange: 5 } });
+    await assert.rejects(train({ epochs: 2, threads: 0, resumeFrom: dir }), (error: Error) => {
+      assert.ok(error instanceof CheckpointError, `expected a CheckpointError, got ${String(error)}`);
+      assert.match(error.message, /augment is "null" but the checkpoint has .*rotation/);
+      return true;
+    });
+    const resumed = await train({ epochs: 2, threads: 0, resumeFrom: dir, augment: { rotationRange: 5 } });
+    assert.deepEqual(resumed.epochs, [0, 1]);
   });
 
   it('rejects other training data', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Adam, SGD, createOptimizer } from '../../src/optim/index.js';
+import { Adadelta, Adagrad, Adam, AdamW, type Optimizer, RMSprop, SGD, createOptimizer } from '../../src/optim/index.js';
 
 test('createOptimizer adam with config', () => {
   const adam = createOptimizer('adam', { learningRate: 0.01, beta1: 0.8 });
@@ -22,6 +22,32 @@ test('createOptimizer config round trip', () => {
   assert.deepEqual(copy.getConfig(), original.getConfig());
 });
 
-test('createOptimizer rmsprop rejected', () => {
-  assert.throws(() => createOptimizer('rmsprop'), { name: 'RangeError', message: 'Unknown optimizer "rmsprop"; use one of adam, sgd.' });
+const NAMES: { names: string[]; type: new () => Optimizer }[] = [
+  { names: ['rmsprop', 'RMSprop', 'RMSPROP'], type: RMSprop },
+  { names: ['adadelta', 'Adadelta'], type: Adadelta },
+  { names: ['adagrad', 'Adagrad'], type: Adagrad },
+  { names: ['adamw', 'AdamW'], type: AdamW },
+];
+
+for (const { names, type } of NAMES) {
+  test(`createOptimizer ${names.join(' ')}`, () => {
+    for (const name of names) {
+      const optimizer = createOptimizer(name);
+      assert.ok(optimizer instanceof type, `${name} created ${optimizer.className}`);
+      assert.equal(optimizer.className.toLowerCase(), names[0]);
+    }
+  });
+}
+
+test('createOptimizer passes config to RMSprop', () => {
+  const rmsprop = createOptimizer('RMSprop', { learningRate: 0.01, centered: true });
+  assert.deepEqual(rmsprop.getConfig(), { learningRate: 0.01, rho: 0.9, momentum: 0, epsilon: 1e-7, centered: true });
+});
+
+test('createOptimizer nadam rejected', () => {
+  assert.throws(() => createOptimizer('nadam'), { name: 'RangeError', message: 'Unknown optimizer "nadam"; use one of adam, sgd, rmsprop, adadelta, adagrad, adamw.' });
+});
+
+test('createOptimizer bad config names the value', () => {
+  assert.throws(() => createOptimizer('adagrad', { initialAccumulatorValue: -1 }), { name: 'RangeError', message: 'Adagrad: initialAccumulatorValue must be a non-negative finite number, got -1.' });
 });
