@@ -21,6 +21,10 @@ import { type Checkpoint, readCheckpoint } from './model/checkpoint.js';
 import { saveModel } from './model/save.js';
 import { mnistCnn } from './models/mnist-cnn.js';
 import { createOptimizer } from './optim/index.js';
+import { misclassifiedIndices, predictedClasses } from './report/confusion.js';
+import { misclassifiedDigits } from './report/digits.js';
+import { REPORT_CLASSES } from './report/html.js';
+import { writeReport } from './report/write.js';
 
 interface SplitMetrics {
   loss: number;
@@ -100,6 +104,7 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
   const print = (line: string) => log.write(`${line}\n`);
 
   if (options.save !== undefined) await prepareSaveDir(options.save);
+  if (options.report !== undefined) await prepareSaveDir(options.report, '--report');
   if (options.checkpointDir !== undefined) await prepareSaveDir(options.checkpointDir, '--checkpoint-dir');
   const resumed = options.resume === undefined ? null : await readResumeCheckpoint(options.resume);
   const data = await loadMnist({
@@ -227,6 +232,23 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
     augment: options.augment,
   };
 
+  if (options.report !== undefined) {
+    const predictions = predictedClasses((await model.predict(test.x)).data, REPORT_CLASSES);
+    const misclassified = misclassifiedIndices(test.y.data, predictions);
+    const path = await writeReport(options.report, {
+      history: history.history,
+      epochs: history.epoch.map((epoch) => epoch + 1),
+      final: { train: final.train as SplitMetrics, validation: final.validation, test: final.test as SplitMetrics },
+      testLabels: test.y.data,
+      testPredictions: predictions,
+      misclassified: misclassifiedDigits(misclassified, test.y.data, predictions, test.x.data),
+      summary: summary.join('\n'),
+      settings,
+      throughput: { samplesPerSecond, trainSeconds, threads: options.threads },
+      generatedAt: new Date().toISOString(),
+    });
+    print(`wrote report to ${path}`);
+  }
   if (options.save !== undefined) {
     await saveModel(model, options.save);
     print(`saved model to ${options.save}`);

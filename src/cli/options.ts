@@ -20,6 +20,8 @@ export interface TrainOptions {
   limit: number | undefined;
   testLimit: number | undefined;
   save: string | undefined;
+  /** Directory that report.html, the HTML training report, is written to. */
+  report: string | undefined;
   json: boolean;
   download: boolean;
   /** Base URL that missing MNIST files are downloaded from, in place of the public mirrors. */
@@ -128,6 +130,7 @@ export function buildTrainCommand(): Command {
     .addOption(new Option('--limit <n>', 'train on the first n training samples only').argParser(integer(1)))
     .addOption(new Option('--test-limit <n>', 'evaluate on the first n test samples only').argParser(integer(1)))
     .addOption(new Option('--save <dir>', 'write the trained model (model.json and weights.bin, TensorFlow.js layers format) to this directory').argParser(nonEmpty))
+    .addOption(new Option('--report <dir>', 'write an HTML report (report.html: learning curves, final metrics, test confusion matrix, misclassified digits) to this directory').argParser(nonEmpty))
     .addOption(new Option('--json', 'print one JSON object with the history and final metrics on stdout; logs go to stderr').default(false))
     .addOption(new Option('--no-download', 'fail instead of downloading missing MNIST files'))
     .addOption(new Option('--mirror <url>', 'download missing MNIST files from this base URL (http or https) instead of the public mirrors; the sha256 checks still apply').argParser(httpUrl))
@@ -198,6 +201,7 @@ export function parseTrainOptions(argv: string[], write: { out: (s: string) => v
     limit: o.limit,
     testLimit: o.testLimit,
     save: o.save,
+    report: o.report,
     json: o.json,
     download: o.download,
     mirror: o.mirror,
