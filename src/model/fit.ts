@@ -97,11 +97,10 @@ export interface FitArgs {
    * optimizer and be compiled; its weights and optimizer state are replaced. fit() continues
    * until `epochs` epochs in total, and the result is bit-identical to one uninterrupted run
    * for any thread count. batchSize, microBatchSize, seed, validationSplit, shuffle, backend,
-   * the sample counts and the sha256 of x and y must be as in the checkpointed run, and so must
+   * the sample counts and the sha256 of x and y (and of validationData) must be as in the checkpointed run, and so must
    * the optimizer's settings except its learning rate. The learning rate is restored from the
    * checkpoint, like the optimizer state, because callbacks such as LearningRateScheduler may
    * have changed it. Callbacks start fresh: their internal state is not saved.
-   * NOTE: the content of `validationData` is not compared, only its sample count.
    */
   resumeFrom?: string;
 }
@@ -196,7 +195,7 @@ function restoreCheckpoint(model: Sequential, dir: string, checkpoint: Checkpoin
     throw new CheckpointError(`${where}: the checkpoint's learning rate is ${formatValue(savedRate)}, expected a finite number >= 0. Train again without resuming to write a new checkpoint.`);
   }
   for (const key of Object.keys(settings) as (keyof CheckpointSettings)[]) {
-    const what = key === 'dataSha256' ? 'the sha256 of the training data' : key;
+    const what = key === 'dataSha256' ? 'the sha256 of x, y and validationData' : key;
     if (meta.settings[key] !== settings[key]) mismatch(what, meta.settings[key], settings[key]);
   }
   const weights = model.flatWeights;
@@ -280,11 +279,14 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
   if (typeof validationSplitShuffle !== 'boolean') {
     throw new TypeError(`fit(): validationSplitShuffle must be a boolean, got ${formatValue(validationSplitShuffle)}.`);
   }
+  // Arrays whose sha256 a checkpoint records, so that a resume on other data is rejected.
+  const hashed: Float32Array[] = [x.data, targets];
   if (args.validationData !== undefined) {
     const [vx, vy] = args.validationData;
     validationCount = checkInputs(vx, first, 'validationData[0]');
     const vTargets = prepareTargets(vy, validationCount, last, loss, 'validationData[1]');
     validation = describeDataset(vx, vTargets, targetWidth, null);
+    hashed.push(vx.data, vTargets);
   } else if (validationSplit > 0) {
     // Keras: split_at = floor(N * (1 - validationSplit)); the tail is validation.
     trainCount = Math.floor(count * (1 - validationSplit));
@@ -324,7 +326,7 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
   const rng = new Rng(seed);
   const shuffle = args.shuffle ?? true;
   const checkpointing = checkpointDir !== undefined || checkpoint !== null;
-  const dataSha256 = checkpointing ? hashArrays([x.data, targets]) : '';
+  const dataSha256 = checkpointing ? hashArrays(hashed) : '';
   const settings: CheckpointSettings = {
     batchSize,
     microBatchSize,

@@ -191,7 +191,7 @@ describe('checkpoint resume', () => {
     const other = syntheticData(150, 8);
     const model = smallNet();
     try {
-      await assert.rejects(model.fit(other.x, other.y, { ...BASE, epochs: 2, threads: 0, resumeFrom: dir }), /the sha256 of the training data is "[0-9a-f]{64}" but the checkpoint has "[0-9a-f]{64}"/);
+      await assert.rejects(model.fit(other.x, other.y, { ...BASE, epochs: 2, threads: 0, resumeFrom: dir }), /the sha256 of x, y and validationData is "[0-9a-f]{64}" but the checkpoint has "[0-9a-f]{64}"/);
     } finally {
       await model.dispose();
     }
@@ -223,6 +223,17 @@ describe('checkpoint resume', () => {
     } finally {
       await second.dispose();
     }
+  });
+
+  it('rejects other validation data', async () => {
+    const dir = freshDir();
+    const validation = syntheticData(20, 21);
+    const args: FitArgs = { ...BASE, validationSplit: 0, validationData: [validation.x, validation.y], threads: 0 };
+    await train({ ...args, epochs: 1, checkpointDir: dir });
+    const other = syntheticData(20, 22);
+    await assert.rejects(train({ ...args, epochs: 2, validationData: [other.x, other.y], resumeFrom: dir }), /the sha256 of x, y and validationData is "[0-9a-f]{64}" but the checkpoint has/);
+    const resumed = await train({ ...args, epochs: 2, resumeFrom: dir });
+    assert.deepEqual(resumed.epochs, [0, 1]);
   });
 
   it('rejects checkpointEvery without a directory', async () => {
