@@ -18,15 +18,14 @@
  */
 
 import type { FloatArray } from '../gemm/types.js';
-import { validateWindowGeometry, windowOutput, type Padding } from './conv2d.js';
-import type { PoolGeometry } from './maxpool.js';
+import type { Padding } from './conv2d.js';
+import { type PoolGeometry, poolGeometry } from './maxpool.js';
 
 export type { PoolGeometry };
 
 /**
- * Builds the geometry of an average pooling and validates it. Throws RangeError when a size is
- * not a positive integer, when padding is unknown, or when the window does not fit a 'valid'
- * input.
+ * Builds the geometry of an average pooling and validates it (see poolGeometry); errors name
+ * avgPool2d.
  */
 export function avgPoolGeometry(
   inH: number,
@@ -38,16 +37,7 @@ export function avgPoolGeometry(
   strideW: number,
   padding: Padding,
 ): PoolGeometry {
-  validateWindowGeometry('avgPool2d', { inH, inW, channels, poolH, poolW, strideH, strideW }, padding);
-  const [outH, padTop] = windowOutput(inH, poolH, strideH, padding);
-  const [outW, padLeft] = windowOutput(inW, poolW, strideW, padding);
-  if (outH < 1 || outW < 1) {
-    throw new RangeError(
-      `avgPool2d: pool window must fit the input with 'valid' padding, got window ` +
-        `${poolH}x${poolW} and input ${inH}x${inW}`,
-    );
-  }
-  return { inH, inW, channels, poolH, poolW, strideH, strideW, padTop, padLeft, outH, outW };
+  return poolGeometry(inH, inW, channels, poolH, poolW, strideH, strideW, padding, 'avgPool2d');
 }
 
 /** Returns the geometry of global average pooling: one window over the whole H x W input. */

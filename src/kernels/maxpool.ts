@@ -34,8 +34,9 @@ export interface PoolGeometry {
 }
 
 /**
- * Builds the geometry of a max pooling and validates it. Throws RangeError when a size is not
- * a positive integer, when padding is unknown, or when the window does not fit a 'valid' input.
+ * Builds the geometry of a pooling and validates it. Throws RangeError, naming `op`, when a size
+ * is not a positive integer, when padding is unknown, or when the window does not fit a 'valid'
+ * input.
  */
 export function poolGeometry(
   inH: number,
@@ -46,13 +47,14 @@ export function poolGeometry(
   strideH: number,
   strideW: number,
   padding: Padding,
+  op = 'maxPool2d',
 ): PoolGeometry {
-  validateWindowGeometry('maxPool2d', { inH, inW, channels, poolH, poolW, strideH, strideW }, padding);
+  validateWindowGeometry(op, { inH, inW, channels, poolH, poolW, strideH, strideW }, padding);
   const [outH, padTop] = windowOutput(inH, poolH, strideH, padding);
   const [outW, padLeft] = windowOutput(inW, poolW, strideW, padding);
   if (outH < 1 || outW < 1) {
     throw new RangeError(
-      `maxPool2d: pool window must fit the input with 'valid' padding, got window ` +
+      `${op}: pool window must fit the input with 'valid' padding, got window ` +
         `${poolH}x${poolW} and input ${inH}x${inW}`,
     );
   }

@@ -7,58 +7,21 @@
  */
 import type { FloatArray } from '../gemm/types.js';
 import { type PoolGeometry, avgPoolBackward, avgPoolForward, avgPoolGeometry } from '../kernels/avgpool.js';
-import { formatValue } from '../errors.js';
-import { Layer, type LayerArgs, type LayerRuntime, type Padding, type RuntimeContext, checkPadding, intPair } from './layer.js';
+import type { LayerRuntime, RuntimeContext } from './layer.js';
+import { Pooling2D, type Pooling2DArgs } from './pooling2d.js';
 
-/** Channels-last as Keras spells it ('channels_last') and as TensorFlow.js options spell it ('channelsLast'). */
-export type DataFormat = 'channels_last' | 'channelsLast';
 
-/**
- * Checks a dataFormat option. Only channels-last is accepted, because every kernel here works
- * on NHWC data. A channels-first config is rejected rather than read in the wrong layout.
- */
-export function checkDataFormat(value: unknown, where: string): void {
-  if (value === undefined || value === null || value === 'channels_last' || value === 'channelsLast') return;
-  throw new RangeError(`${where}: dataFormat must be 'channels_last' (channels-first data is not supported), got ${formatValue(value)}.`);
-}
+export type AveragePooling2DArgs = Pooling2DArgs;
 
-export interface AveragePooling2DArgs extends LayerArgs {
-  poolSize?: number | [number, number];
-  /** Defaults to poolSize, as in Keras. */
-  strides?: number | [number, number];
-  padding?: Padding;
-  /** Only channels-last is supported; accepted so that Keras and TensorFlow.js configs load. */
-  dataFormat?: DataFormat;
-}
-
-export class AveragePooling2D extends Layer {
+export class AveragePooling2D extends Pooling2D {
   readonly className = 'AveragePooling2D';
-  readonly poolSize: [number, number];
-  readonly strides: [number, number];
-  readonly padding: Padding;
-  geometry: PoolGeometry | null = null;
 
   constructor(args: AveragePooling2DArgs = {}) {
-    super(args, 'average_pooling2d');
-    const where = `AveragePooling2D '${this.name}'`;
-    this.poolSize = intPair(args.poolSize ?? 2, 'poolSize', where);
-    this.strides = args.strides === undefined || args.strides === null ? this.poolSize : intPair(args.strides, 'strides', where);
-    this.padding = checkPadding(args.padding, where);
-    checkDataFormat(args.dataFormat, where);
+    super(args, 'average_pooling2d', 'AveragePooling2D');
   }
 
-  computeOutputShape(inputShape: number[]): number[] {
-    if (inputShape.length !== 3) {
-      throw this.shapeError('expects a rank-3 input per sample [None, height, width, channels]', inputShape);
-    }
-    const [h, w, c] = inputShape;
-    const [ph, pw] = this.poolSize;
-    if (this.padding === 'valid' && (h < ph || w < pw)) {
-      throw this.shapeError(`with padding 'valid' needs an input at least as large as its ${ph}x${pw} pool`, inputShape);
-    }
-    const g = avgPoolGeometry(h, w, c, ph, pw, this.strides[0], this.strides[1], this.padding);
-    this.geometry = g;
-    return [g.outH, g.outW, c];
+  protected poolGeometry(h: number, w: number, c: number): PoolGeometry {
+    return avgPoolGeometry(h, w, c, this.poolSize[0], this.poolSize[1], this.strides[0], this.strides[1], this.padding);
   }
 
   getConfig(): Record<string, unknown> {
@@ -66,9 +29,7 @@ export class AveragePooling2D extends Layer {
   }
 
   createRuntime<T extends FloatArray>(ctx: RuntimeContext<T>): LayerRuntime<T> {
-    const g = this.geometry;
-    if (g === null) throw new Error(`AveragePooling2D '${this.name}' must be built before it runs.`);
-    return new AveragePooling2DRuntime(g, ctx);
+    return new AveragePooling2DRuntime(this.builtGeometry(), ctx);
   }
 }
 

@@ -8,7 +8,7 @@
 import { formatValue } from '../errors.js';
 import type { FloatArray } from '../gemm/types.js';
 import { type PoolGeometry, avgPoolBackward, avgPoolForward, globalAvgPoolGeometry } from '../kernels/avgpool.js';
-import { type DataFormat, checkDataFormat } from './average-pooling2d.js';
+import { type DataFormat, checkDataFormat } from './pooling2d.js';
 import { Layer, type LayerArgs, type LayerRuntime, type RuntimeContext } from './layer.js';
 
 export interface GlobalAveragePooling2DArgs extends LayerArgs {

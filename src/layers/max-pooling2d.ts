@@ -7,42 +7,20 @@
  */
 import type { FloatArray } from '../gemm/types.js';
 import { type PoolGeometry, maxPoolBackward, maxPoolForward, poolGeometry } from '../kernels/maxpool.js';
-import { Layer, type LayerArgs, type LayerRuntime, type Padding, type RuntimeContext, checkPadding, intPair } from './layer.js';
+import type { LayerRuntime, RuntimeContext } from './layer.js';
+import { Pooling2D, type Pooling2DArgs } from './pooling2d.js';
 
-export interface MaxPooling2DArgs extends LayerArgs {
-  poolSize?: number | [number, number];
-  /** Defaults to poolSize, as in Keras. */
-  strides?: number | [number, number];
-  padding?: Padding;
-}
+export type MaxPooling2DArgs = Pooling2DArgs;
 
-export class MaxPooling2D extends Layer {
+export class MaxPooling2D extends Pooling2D {
   readonly className = 'MaxPooling2D';
-  readonly poolSize: [number, number];
-  readonly strides: [number, number];
-  readonly padding: Padding;
-  geometry: PoolGeometry | null = null;
 
   constructor(args: MaxPooling2DArgs = {}) {
-    super(args, 'max_pooling2d');
-    const where = `MaxPooling2D '${this.name}'`;
-    this.poolSize = intPair(args.poolSize ?? 2, 'poolSize', where);
-    this.strides = args.strides === undefined || args.strides === null ? this.poolSize : intPair(args.strides, 'strides', where);
-    this.padding = checkPadding(args.padding, where);
+    super(args, 'max_pooling2d', 'MaxPooling2D');
   }
 
-  computeOutputShape(inputShape: number[]): number[] {
-    if (inputShape.length !== 3) {
-      throw this.shapeError('expects a rank-3 input per sample [None, height, width, channels]', inputShape);
-    }
-    const [h, w, c] = inputShape;
-    const [ph, pw] = this.poolSize;
-    if (this.padding === 'valid' && (h < ph || w < pw)) {
-      throw this.shapeError(`with padding 'valid' needs an input at least as large as its ${ph}x${pw} pool`, inputShape);
-    }
-    const g = poolGeometry(h, w, c, ph, pw, this.strides[0], this.strides[1], this.padding);
-    this.geometry = g;
-    return [g.outH, g.outW, c];
+  protected poolGeometry(h: number, w: number, c: number): PoolGeometry {
+    return poolGeometry(h, w, c, this.poolSize[0], this.poolSize[1], this.strides[0], this.strides[1], this.padding);
   }
 
   getConfig(): Record<string, unknown> {
@@ -50,9 +28,7 @@ export class MaxPooling2D extends Layer {
   }
 
   createRuntime<T extends FloatArray>(ctx: RuntimeContext<T>): LayerRuntime<T> {
-    const g = this.geometry;
-    if (g === null) throw new Error(`MaxPooling2D '${this.name}' must be built before it runs.`);
-    return new MaxPooling2DRuntime(g, ctx);
+    return new MaxPooling2DRuntime(this.builtGeometry(), ctx);
   }
 }
 
