@@ -4,7 +4,11 @@
  * accepted (exit status 2) before anything is loaded.
  */
 import { availableParallelism } from 'node:os';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+
+import { UsageError, integer, nonEmpty, parseCommand } from './command.js';
+
+export { UsageError } from './command.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -62,27 +66,12 @@ export const TRAIN_DEFAULTS = {
 /** --lr-schedule step: the rate is multiplied by stepFactor every stepEvery epochs. */
 export const LR_SCHEDULE_DEFAULTS = { stepEvery: 2, stepFactor: 0.5 } as const;
 
-function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`expected an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}.`);
-    }
-    return n;
-  };
-}
-
 function fraction(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n >= 1) {
     throw new InvalidArgumentError('expected a number from 0 up to (not including) 1.');
   }
   return n;
-}
-
-function nonEmpty(value: string): string {
-  if (value.trim() === '') throw new InvalidArgumentError('expected a non-empty path.');
-  return value;
 }
 
 function httpUrl(value: string): string {
@@ -100,17 +89,6 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
   return n;
-}
-
-/** Raised for invalid command-line input; the CLI prints its message and exits with `exitCode`. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
 }
 
 export function buildTrainCommand(): Command {
@@ -148,36 +126,12 @@ export function buildTrainCommand(): Command {
     .showSuggestionAfterError(true);
 }
 
-/** Rejects an option given twice, which would otherwise silently keep the last value. */
-function rejectRepeatedOptions(argv: string[]): void {
-  const seen = new Set<string>();
-  for (const arg of argv) {
-    if (arg === '--') break;
-    if (!arg.startsWith('--')) continue;
-    const name = arg.split('=')[0].replace(/^--no-/, '--');
-    if (seen.has(name)) throw new UsageError(`option '${name}' is given more than once; give it once.`, 2);
-    seen.add(name);
-  }
-}
-
 /**
  * Parses argv (without the node and script entries). Throws UsageError for invalid input;
  * help and version output are written by commander and reported with exit code 0.
  */
 export function parseTrainOptions(argv: string[], write: { out: (s: string) => void; err: (s: string) => void }): TrainOptions {
-  rejectRepeatedOptions(argv);
-  const command = buildTrainCommand();
-  command.exitOverride();
-  command.configureOutput({ writeOut: write.out, writeErr: () => {} });
-  try {
-    command.parse(argv, { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') throw new UsageError('', 0);
-      throw new UsageError(error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim(), 2);
-    }
-    throw error;
-  }
+  const command = parseCommand(buildTrainCommand(), argv, write);
   const o = command.opts();
   if (o.earlyStopping !== undefined && o.validationSplit === 0) {
     throw new UsageError('--early-stopping monitors val_loss, which needs --validation-split above 0.', 2);

@@ -3,9 +3,9 @@
  * program with one line naming the option, the value and what is accepted (exit status 2)
  * before the model or any image is read.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 
-import { UsageError } from './options.js';
+import { integer, nonEmpty, parseCommand } from './command.js';
 
 export interface PredictOptions {
   /** Directory of a saved model (model.json and its weight files). */
@@ -22,19 +22,6 @@ export const PREDICT_DEFAULTS = { threads: 0 } as const;
 
 const MAX_THREADS = 1024;
 
-function threadCount(value: string): number {
-  const count = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(count) || count > MAX_THREADS) {
-    throw new InvalidArgumentError(`expected an integer from 0 to ${MAX_THREADS}.`);
-  }
-  return count;
-}
-
-function nonEmpty(value: string): string {
-  if (value.trim() === '') throw new InvalidArgumentError('expected a non-empty path.');
-  return value;
-}
-
 export function buildPredictCommand(): Command {
   return new Command('predict.js')
     .description(
@@ -48,21 +35,9 @@ export function buildPredictCommand(): Command {
     .addOption(
       new Option('--threads <n>', 'worker threads for inference; 0 runs it on the calling thread')
         .default(PREDICT_DEFAULTS.threads)
-        .argParser(threadCount),
+        .argParser(integer(0, MAX_THREADS)),
     )
     .showSuggestionAfterError(true);
-}
-
-/** Rejects an option given twice, which would otherwise silently keep the last value. */
-function rejectRepeatedOptions(argv: string[]): void {
-  const seen = new Set<string>();
-  for (const arg of argv) {
-    if (arg === '--') break;
-    if (!arg.startsWith('--')) continue;
-    const name = arg.split('=')[0];
-    if (seen.has(name)) throw new UsageError(`option '${name}' is given more than once. Give it once.`, 2);
-    seen.add(name);
-  }
 }
 
 /**
@@ -70,19 +45,7 @@ function rejectRepeatedOptions(argv: string[]): void {
  * help output is written by commander and reported with exit code 0.
  */
 export function parsePredictOptions(argv: string[], write: { out: (s: string) => void }): PredictOptions {
-  rejectRepeatedOptions(argv);
-  const command = buildPredictCommand();
-  command.exitOverride();
-  command.configureOutput({ writeOut: write.out, writeErr: () => {} });
-  try {
-    command.parse(argv, { from: 'user' });
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help') throw new UsageError('', 0);
-      throw new UsageError(error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').trim(), 2);
-    }
-    throw error;
-  }
+  const command = parseCommand(buildPredictCommand(), argv, write);
   const o = command.opts();
   return { model: o.model, files: command.processedArgs[0] as string[], json: o.json, threads: o.threads };
 }
