@@ -63,7 +63,10 @@ export class Replica<T extends FloatArray> {
     this.input = options.alloc(maxBatch * this.inputSize);
     this.targets = options.alloc(maxBatch * Math.max(this.targetWidth, 1));
     this.dOut = options.alloc(maxBatch * this.outputWidth);
-    this.fusedSoftmax = loss !== null && loss.fusesSoftmax && last.activation === 'softmax';
+    // The fused loss treats each sample's whole output as one softmax row, which is right only
+    // when the layer's softmax covers all of it: a Conv2D softmax runs per pixel, for example.
+    const oneRow = last.outputShape.slice(0, -1).every((d) => d === 1);
+    this.fusedSoftmax = loss !== null && loss.fusesSoftmax && last.activation === 'softmax' && oneRow;
   }
 
   /** Output of the last forward call, [maxBatch, outputWidth]. */
