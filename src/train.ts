@@ -5,11 +5,12 @@
  * `--help` lists the options.
  */
 import { constants as fsConstants } from 'node:fs';
-import { access, mkdir } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { CSVLogger, EarlyStopping, LearningRateScheduler, cosineDecay, stepDecay } from './callbacks/index.js';
 import { InterruptHandler, SIGNAL_EXIT_CODES, resumeCommand } from './cli/interrupts.js';
 import { LR_SCHEDULE_DEFAULTS, parseTrainOptions, UsageError, type TrainOptions } from './cli/options.js';
 import { ProgressLogger, formatMetric } from './cli/progress.js';
+import { makeDirectory } from './core/make-directory.js';
 import { Tensor } from './core/tensor.js';
 import { DataFormatError, DatasetMissingError } from './data/errors.js';
 import { type MnistSplit, loadMnist, renderDownloadProgress } from './data/mnist.js';
@@ -44,7 +45,7 @@ function toTensors(split: MnistSplit, start: number, end: number): { x: Tensor; 
  */
 async function prepareSaveDir(dir: string, option = '--save'): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
     await access(dir, fsConstants.W_OK);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;

@@ -12,12 +12,13 @@
  * float64 data as big-endian.
  *
  * Every check happens before any data buffer is allocated, so a corrupt or hostile header
- * cannot trigger a huge allocation.
+ * cannot trigger a huge allocation. Gzip-compressed files are decompressed incrementally and
+ * rejected as soon as the output exceeds the size their header declares, so a small archive
+ * of a huge file (a gzip bomb) costs little more memory than the file it claims to be.
  */
 
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { gunzip, gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, createGunzip, gunzipSync } from 'node:zlib';
 
 import { DataFormatError } from './errors.js';
 
@@ -45,12 +46,67 @@ const IDX_TYPES: ReadonlyMap<number, { dtype: IdxDtype; bytesPerElement: number 
 const MIN_RANK = 1;
 const MAX_RANK = 4;
 
+/** Size of the longest header, the one of rank MAX_RANK. */
+const MAX_HEADER_BYTES = 4 + 4 * MAX_RANK;
+
 /**
- * Default limit on the size of a decompressed file. It bounds the memory a corrupt or
- * hostile gzip archive can claim and sits far above the largest common IDX files (a few
+ * Default limit on the size of a decompressed file. Decompression normally stops at the size
+ * the file's header declares. This limit applies as well, so a header that declares a huge
+ * size cannot claim more memory either. It sits far above the largest common IDX files (a few
  * hundred MB).
  */
 export const DEFAULT_MAX_DECOMPRESSED_BYTES = 2 ** 31;
+
+/** Header fields of an IDX file. */
+interface IdxHeader {
+  dtype: IdxDtype;
+  bytesPerElement: number;
+  shape: number[];
+  /** Header size in bytes, 4 + 4 * rank. */
+  headerBytes: number;
+  /** product(shape), as a BigInt because four uint32 dimensions can multiply past 2^53. */
+  declaredElements: bigint;
+  /** Data size the header declares: declaredElements * bytesPerElement. */
+  declaredBytes: bigint;
+}
+
+/**
+ * Reads the header at the start of `bytes`, which may be only the first bytes of the file.
+ * Returns null when `bytes` ends before the header does.
+ *
+ * @throws DataFormatError naming `file` when the magic number or the rank is invalid
+ */
+function readIdxHeader(bytes: Uint8Array, file: string): IdxHeader | null {
+  if (bytes.length < 4) return null;
+
+  const type = IDX_TYPES.get(bytes[2]);
+  if (bytes[0] !== 0 || bytes[1] !== 0 || type === undefined) {
+    throw new DataFormatError(file, describeBadMagic(bytes));
+  }
+
+  const rank = bytes[3];
+  if (rank < MIN_RANK || rank > MAX_RANK) {
+    throw new DataFormatError(file, `rank ${rank} is not supported, expected ${MIN_RANK} to ${MAX_RANK}`);
+  }
+
+  const headerBytes = 4 + 4 * rank;
+  if (bytes.length < headerBytes) return null;
+
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const shape: number[] = [];
+  for (let axis = 0; axis < rank; axis++) {
+    shape.push(view.getUint32(4 + 4 * axis, false));
+  }
+  const declaredElements = shape.reduce((product, size) => product * BigInt(size), 1n);
+  return {
+    dtype: type.dtype,
+    bytesPerElement: type.bytesPerElement,
+    shape,
+    headerBytes,
+    declaredElements,
+    declaredBytes: declaredElements * BigInt(type.bytesPerElement),
+  };
+}
 
 /**
  * Parses an uncompressed IDX file.
@@ -67,38 +123,21 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
     throw new DataFormatError(file, `file is ${bytes.length} bytes long, too short for the 4-byte IDX magic number`);
   }
 
-  const typeCode = bytes[2];
-  const type = IDX_TYPES.get(typeCode);
-  if (bytes[0] !== 0 || bytes[1] !== 0 || type === undefined) {
-    throw new DataFormatError(file, describeBadMagic(bytes));
-  }
-
-  const rank = bytes[3];
-  if (rank < MIN_RANK || rank > MAX_RANK) {
-    throw new DataFormatError(file, `rank ${rank} is not supported, expected ${MIN_RANK} to ${MAX_RANK}`);
-  }
-
-  const headerBytes = 4 + 4 * rank;
-  if (bytes.length < headerBytes) {
+  const header = readIdxHeader(bytes, file);
+  if (header === null) {
+    const rank = bytes[3];
     throw new DataFormatError(
       file,
-      `truncated header: rank ${rank} needs a ${headerBytes}-byte header but the file is ${bytes.length} bytes long`,
+      `truncated header: rank ${rank} needs a ${4 + 4 * rank}-byte header but the file is ${bytes.length} bytes long`,
     );
   }
 
+  const { shape, headerBytes, declaredElements, declaredBytes } = header;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const shape: number[] = [];
-  for (let axis = 0; axis < rank; axis++) {
-    shape.push(view.getUint32(4 + 4 * axis, false));
-  }
-
-  // BigInt, because four uint32 dimensions can multiply past 2^53.
-  const declaredElements = shape.reduce((product, size) => product * BigInt(size), 1n);
-  const declaredBytes = declaredElements * BigInt(type.bytesPerElement);
   const actualBytes = BigInt(bytes.length - headerBytes);
   if (declaredBytes !== actualBytes) {
     const declared =
-      `header declares shape [${shape.join(', ')}] of ${type.dtype}, ` +
+      `header declares shape [${shape.join(', ')}] of ${header.dtype}, ` +
       `which is ${declaredElements} elements = ${declaredBytes} data bytes`;
     if (actualBytes < declaredBytes) {
       throw new DataFormatError(file, `truncated: ${declared}, but only ${actualBytes} data bytes follow the header`);
@@ -112,7 +151,7 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   // The byte count matched, so the element count is at most the file length and safe to allocate.
   const count = Number(declaredElements);
   const dataOffset = bytes.byteOffset + headerBytes;
-  switch (type.dtype) {
+  switch (header.dtype) {
     case 'uint8':
       return { dtype: 'uint8', shape, data: new Uint8Array(bytes.buffer, dataOffset, count) };
     case 'int8':
@@ -155,12 +194,69 @@ export function isGzip(bytes: Uint8Array): boolean {
 }
 
 /**
+ * Limit on the decompressed size of a gzip-compressed IDX file: `maxBytes`, lowered to the
+ * size the header declares once the header has been decompressed.
+ */
+interface OutputLimit {
+  /** Largest accepted output in bytes. */
+  maxBytes: number;
+  /** Header whose declared size set `maxBytes`, or null when the caller's maxBytes is the lower one. */
+  header: IdxHeader | null;
+}
+
+/**
+ * Returns the output limit for a file whose decompressed output starts with `start` and is at
+ * least `length` bytes long so far, or null when `start` is too short to hold the header.
+ *
+ * @throws DataFormatError when the output already exceeds `maxBytes` or does not start with a
+ *   valid IDX header
+ */
+function outputLimit(start: Uint8Array, length: number, file: string, maxBytes: number): OutputLimit | null {
+  let header: IdxHeader | null;
+  try {
+    header = readIdxHeader(start, file);
+  } catch (error) {
+    if (length > maxBytes) throw tooLargeError(file, { maxBytes, header: null });
+    throw error;
+  }
+  if (header === null) {
+    if (length > maxBytes) throw tooLargeError(file, { maxBytes, header: null });
+    return null;
+  }
+
+  const declaredFileBytes = BigInt(header.headerBytes) + header.declaredBytes;
+  if (declaredFileBytes <= BigInt(maxBytes)) return { maxBytes: Number(declaredFileBytes), header };
+  return { maxBytes, header: null };
+}
+
+function tooLargeError(file: string, limit: OutputLimit): DataFormatError {
+  const header = limit.header;
+  if (header !== null) {
+    return new DataFormatError(
+      file,
+      `gzip data decompresses to more than the ${limit.maxBytes} bytes its header declares ` +
+        `(shape [${header.shape.join(', ')}] of ${header.dtype})`,
+    );
+  }
+  return new DataFormatError(
+    file,
+    `gzip data decompresses to more than ${limit.maxBytes} bytes`,
+    'Check that the file is the dataset you meant; files this large after decompression are not loaded.',
+  );
+}
+
+/**
  * Decompresses `bytes` when they start with the gzip magic number and returns them
  * unchanged otherwise.
  *
+ * The output must start with an IDX header. Decompression stops as soon as the output
+ * exceeds the size that header declares, or `maxBytes`, whichever is smaller, so memory use
+ * stays near the declared size.
+ *
  * @param file path or name of the file, used in error messages
  * @param maxBytes largest decompressed size accepted
- * @throws DataFormatError naming `file` when the gzip data is corrupt, truncated or too large
+ * @throws DataFormatError naming `file` when the gzip data is corrupt, truncated or too large,
+ *   or when the decompressed data does not start with an IDX header
  */
 export function decodeMaybeGzip(
   bytes: Uint8Array,
@@ -168,39 +264,106 @@ export function decodeMaybeGzip(
   maxBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES,
 ): Uint8Array {
   if (!isGzip(bytes)) return bytes;
+
+  const start = gunzipStartSync(bytes, file);
+  const limit = outputLimit(start, start.length, file, maxBytes) ?? { maxBytes, header: null };
+  if (start.length > limit.maxBytes) throw tooLargeError(file, limit);
   try {
-    return gunzipSync(bytes, { maxOutputLength: maxBytes });
+    return gunzipSync(bytes, { maxOutputLength: limit.maxBytes });
   } catch (error) {
-    throw gzipError(error, file, maxBytes);
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLargeError(file, limit);
+    throw gzipError(error, file);
   }
 }
 
-const gunzipAsync = promisify(gunzip);
+/** Largest output a header probe of decodeMaybeGzip may produce. */
+const PROBE_MAX_OUTPUT_BYTES = 2 ** 20;
 
-/** Asynchronous form of {@link decodeMaybeGzip}, which decompresses on the libuv thread pool. */
+/**
+ * Compressed bytes in the first header probe. Deflate's compression ratio tops out near 1000:1
+ * (8 MiB of zeros compress to 8,175 bytes at level 9), so this prefix decodes to about
+ * 0.5 MiB at most, below PROBE_MAX_OUTPUT_BYTES.
+ */
+const PROBE_FIRST_INPUT_BYTES = 512;
+
+/**
+ * Decompresses the start of a gzip stream: at least MAX_HEADER_BYTES bytes of output, or the
+ * whole output when it is shorter.
+ *
+ * zlib has no public synchronous streaming interface, so this decompresses ever longer
+ * prefixes of the input with Z_SYNC_FLUSH, which returns what a prefix decodes to. Prefixes
+ * double until the output is long enough. When one yields more than PROBE_MAX_OUTPUT_BYTES
+ * (a crafted stream whose first blocks produce nothing, followed by highly compressed data),
+ * a bisection finds a shorter one, so the probe never holds more than that.
+ */
+function gunzipStartSync(bytes: Uint8Array, file: string): Uint8Array {
+  // A prefix of shortLength bytes gives too little output, one of longLength bytes too much.
+  let shortLength = 0;
+  let longLength = Infinity;
+  let length = Math.min(bytes.length, PROBE_FIRST_INPUT_BYTES);
+  for (;;) {
+    const whole = length === bytes.length;
+    try {
+      const output = gunzipSync(bytes.subarray(0, length), {
+        finishFlush: zlibConstants.Z_SYNC_FLUSH,
+        maxOutputLength: PROBE_MAX_OUTPUT_BYTES,
+      });
+      if (output.length >= MAX_HEADER_BYTES || whole) return output;
+      shortLength = length;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE') {
+        longLength = length;
+      } else if (whole) {
+        throw gzipError(error, file);
+      } else {
+        // A prefix can end inside the header of a second gzip member, which zlib reports as
+        // an error. A longer prefix distinguishes that case from corrupt data.
+        shortLength = length;
+      }
+    }
+    length = longLength === Infinity ? Math.min(bytes.length, 2 * length) : Math.floor((shortLength + longLength) / 2);
+    if (length <= shortLength) {
+      throw new DataFormatError(file, `no IDX header in the first ${PROBE_MAX_OUTPUT_BYTES} bytes of the decompressed data`);
+    }
+  }
+}
+
+/**
+ * Asynchronous form of {@link decodeMaybeGzip}. It decompresses on the libuv thread pool, one
+ * chunk of output at a time, and stops as soon as the output exceeds the limit.
+ */
 export async function decodeMaybeGzipAsync(
   bytes: Uint8Array,
   file: string,
   maxBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES,
 ): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
+
+  const gunzip = createGunzip();
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let limit: OutputLimit | null = null;
   try {
-    return await gunzipAsync(bytes, { maxOutputLength: maxBytes });
+    gunzip.end(bytes);
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      length += chunk.length;
+      limit ??= outputLimit(Buffer.concat(chunks, Math.min(length, MAX_HEADER_BYTES)), length, file, maxBytes);
+      const limitBytes = limit?.maxBytes ?? maxBytes;
+      if (length > limitBytes) throw tooLargeError(file, limit ?? { maxBytes, header: null });
+    }
   } catch (error) {
-    throw gzipError(error, file, maxBytes);
+    gunzip.destroy();
+    if (error instanceof DataFormatError) throw error;
+    throw gzipError(error, file);
   }
+  return Buffer.concat(chunks, length);
 }
 
 /** Converts a zlib error into a DataFormatError and throws any other error unchanged. */
-function gzipError(error: unknown, file: string, maxBytes: number): DataFormatError {
+function gzipError(error: unknown, file: string): DataFormatError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ERR_BUFFER_TOO_LARGE') {
-    return new DataFormatError(
-      file,
-      `gzip data decompresses to more than ${maxBytes} bytes`,
-      'Check that the file is the dataset you meant, or raise maxBytes.',
-    );
-  }
   if (typeof code === 'string' && code.startsWith('Z_')) {
     return new DataFormatError(file, `invalid gzip data (${(error as Error).message})`);
   }

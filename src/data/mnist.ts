@@ -7,10 +7,11 @@
 
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, rmSync } from 'node:fs';
-import { access, copyFile, link, mkdir, open, rm } from 'node:fs/promises';
+import { access, copyFile, link, open, readFile, readdir, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
+import { makeDirectory } from '../core/make-directory.js';
 import { DataFormatError, DatasetMissingError } from './errors.js';
 import { decodeMaybeGzipAsync, isGzip, readIdxFile } from './idx.js';
 import type { IdxArray } from './idx.js';
@@ -141,7 +142,8 @@ export function resolveMnistDir(options: { dataDir?: string; env?: NodeJS.Proces
  * Existing files are never overwritten.
  *
  * @throws DatasetMissingError when files are missing and could not be downloaded
- * @throws DataFormatError when a file is not a valid MNIST-layout IDX file
+ * @throws DataFormatError when a file is not a valid MNIST-layout IDX file, or when a file that
+ *   another process saved during the download does not match the expected sha256
  */
 export async function loadMnist(options: LoadMnistOptions = {}): Promise<MnistDataset> {
   const dir = resolveMnistDir(options);
@@ -301,10 +303,11 @@ async function downloadMissingFiles(
   }
 
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
   } catch (error) {
     return [`cannot create ${dir}: ${describeError(error)}`];
   }
+  await removeStalePartFiles(dir);
 
   const failures: string[] = [];
   for (const key of missing) {
@@ -323,6 +326,8 @@ async function downloadMissingFiles(
         paths[key] = await downloadVerified(request, url);
         break;
       } catch (error) {
+        // A file that another process saved meanwhile is not replaced, and no mirror can change that.
+        if (error instanceof DataFormatError) throw error;
         failures.push(`${spec.base}.gz from ${url}: ${describeError(error)}`);
       }
     }
@@ -351,6 +356,42 @@ function mirrorUrl(mirror: string, file: string): string {
 const partialDownloads = new Set<string>();
 let exitCleanupInstalled = false;
 
+/** Number of part files this process has created, which makes each part file name unique. */
+let partFileCount = 0;
+
+/** Matches a part file name, `<name>.gz.part-<pid>-<n>`, and captures the process id. */
+const PART_FILE_PATTERN = /\.gz\.part-(\d+)-\d+$/;
+
+/**
+ * Removes part files that processes no longer running left in `dir`, for instance after
+ * SIGKILL, which skips the exit-time cleanup. Errors are ignored.
+ */
+async function removeStalePartFiles(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = PART_FILE_PATTERN.exec(name);
+    if (match === null) continue;
+    const pid = Number(match[1]);
+    if (pid === process.pid || processExists(pid)) continue;
+    await rm(join(dir, name), { force: true }).catch(() => undefined);
+  }
+}
+
+/** Returns whether a process with this id runs (or exists but belongs to another user). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function trackPartialDownload(path: string): void {
   if (!exitCleanupInstalled) {
     exitCleanupInstalled = true;
@@ -362,13 +403,17 @@ function trackPartialDownload(path: string): void {
 }
 
 /**
- * Downloads `url` to `<base>.gz.part`, checks the sha256 of the decompressed bytes, then moves
- * the file into place without overwriting anything. Returns the final path. On any failure
- * the partial file is removed and the error message names it.
+ * Downloads `url` to a part file of its own, `<base>.gz.part-<pid>-<n>`, so that processes
+ * downloading into the same directory at once never write the same file. Then checks the
+ * sha256 of the decompressed bytes and moves the file into place without overwriting anything.
+ * Returns the final path. On any failure the part file is removed and the error message names it.
+ *
+ * @throws DataFormatError when another process saved the final file first and its content
+ *   does not match the expected sha256
  */
 async function downloadVerified(request: DownloadRequest, url: string): Promise<string> {
   const fileName = `${request.base}.gz`;
-  const partPath = join(request.dir, `${fileName}.part`);
+  const partPath = join(request.dir, `${fileName}.part-${process.pid}-${partFileCount++}`);
   let partCreated = false;
   try {
     const bytes = await fetchToFile(request, url, fileName, partPath, () => {
@@ -383,21 +428,47 @@ async function downloadVerified(request: DownloadRequest, url: string): Promise<
       if (!(error instanceof DataFormatError)) throw error;
       throw new Error(`the downloaded data is corrupt: ${error.problem}`);
     }
-    const digest = createHash('sha256').update(decompressed).digest('hex');
+    const digest = sha256Hex(decompressed);
     if (digest !== request.sha256) {
       throw new Error(`sha256 of the decompressed data is ${digest}, expected ${request.sha256}`);
     }
 
     // fetch undoes a Content-Encoding: gzip, so the body may arrive uncompressed.
     const finalPath = join(request.dir, isGzip(bytes) ? fileName : request.base);
-    await moveWithoutOverwrite(partPath, finalPath);
+    const moved = await moveWithoutOverwrite(partPath, finalPath);
     partialDownloads.delete(partPath);
+    if (!moved) await checkConcurrentDownload(finalPath, request.sha256);
     return finalPath;
   } catch (error) {
     if (!partCreated) throw error;
     await rm(partPath, { force: true });
     partialDownloads.delete(partPath);
+    if (error instanceof DataFormatError) throw error;
     throw new Error(`${describeError(error)} (removed the partial download ${partPath})`);
+  }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/**
+ * Checks a file that appeared at `path` while this process downloaded it, normally because
+ * another process downloaded the same file into the same directory and finished first.
+ *
+ * NOTE: where hard links are not supported, the other process copies its file into place, and
+ * a check during that copy reads a partial file and reports a mismatch.
+ *
+ * @throws DataFormatError naming `path` when its decompressed data does not have the sha256 `expected`
+ */
+async function checkConcurrentDownload(path: string, expected: string): Promise<void> {
+  const digest = sha256Hex(await decodeMaybeGzipAsync(await readFile(path), path));
+  if (digest !== expected) {
+    throw new DataFormatError(
+      path,
+      `it was created while this process downloaded the same file, and the sha256 of its decompressed data is ${digest}, expected ${expected}`,
+      'It was left unchanged. Delete it and run again to download it, or check what else writes to this directory.',
+    );
   }
 }
 
@@ -432,7 +503,7 @@ async function fetchToFile(
     const contentLength = Number(response.headers.get('content-length') ?? NaN);
     progress.totalBytes = Number.isSafeInteger(contentLength) ? contentLength : null;
 
-    handle = await open(partPath, 'w');
+    handle = await open(partPath, 'wx');
     onPartCreated();
     report('start');
     started = true;
@@ -466,22 +537,28 @@ async function fetchToFile(
 }
 
 /**
- * Moves `from` to `to` unless `to` exists. A plain rename would replace an existing file, so
- * this links and unlinks instead. If `to` appeared meanwhile, the existing file is kept.
+ * Moves `from` to `to` unless `to` exists, and returns whether it did. A plain rename would
+ * replace an existing file, so this links and unlinks instead. `from` is removed either way,
+ * and an existing `to` is kept.
  */
-async function moveWithoutOverwrite(from: string, to: string): Promise<void> {
+async function moveWithoutOverwrite(from: string, to: string): Promise<boolean> {
+  let moved = true;
   try {
     await link(from, to);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST') {
+    if (code === 'EEXIST') {
+      moved = false;
+    } else {
       // Some file systems (FAT, some network file systems) do not support hard links.
       await copyFile(from, to, fsConstants.COPYFILE_EXCL).catch((copyError: NodeJS.ErrnoException) => {
         if (copyError.code !== 'EEXIST') throw copyError;
+        moved = false;
       });
     }
   }
   await rm(from, { force: true });
+  return moved;
 }
 
 /** Returns an error's message, with the cause that Node's fetch wraps ("fetch failed") appended. */

@@ -9,9 +9,10 @@
  * optimizer state. The header's sha256 covers the whole payload.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomically } from '../core/atomic-write.js';
+import { makeDirectory } from '../core/make-directory.js';
 import { CheckpointError } from '../errors.js';
 import { serializeLayer } from '../layers/index.js';
 import type { Sequential } from './sequential.js';
@@ -93,7 +94,7 @@ function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
  * leaves the previous checkpoint intact.
  */
 export async function writeCheckpoint(dir: string, checkpoint: Checkpoint): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   await writeFileAtomically(join(dir, CHECKPOINT_FILE), encodeCheckpoint(checkpoint));
 }
 

@@ -6,8 +6,9 @@
  * (per layer; BatchNormalization: gamma, beta, moving_mean, moving_variance), which differs
  * from the flat buffer's order when a model has non-trainable weights (see buildLayers).
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirectory } from '../core/make-directory.js';
 import { writeFileAtomically } from '../core/atomic-write.js';
 import { ValueError, formatValue } from '../errors.js';
 import { LAYER_CLASS_NAMES, deserializeLayer } from '../layers/index.js';
@@ -67,7 +68,7 @@ export async function saveModel(model: Sequential, dir: string): Promise<void> {
     },
     weightsManifest: [{ paths: [WEIGHTS_FILE], weights: manifest }],
   };
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   // Little-endian float32 is the in-memory layout on every platform Node supports here.
   const bytes = new Uint8Array(weights.byteLength);
   let at = 0;

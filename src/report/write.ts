@@ -1,7 +1,7 @@
 /** Writing the training report to disk. */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomically } from '../core/atomic-write.js';
+import { makeDirectory } from '../core/make-directory.js';
 import { type ReportData, renderReport } from './html.js';
 
 /** File name of the report inside the report directory. */
@@ -14,7 +14,7 @@ export const REPORT_FILE = 'report.html';
  */
 export async function writeReport(dir: string, data: ReportData): Promise<string> {
   const html = renderReport(data);
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const path = join(dir, REPORT_FILE);
   await writeFileAtomically(path, html);
   return path;
