@@ -105,7 +105,7 @@ export function parseRegularizer(value: unknown, option: string, where: string):
     if (className === 'L2') return new L1L2({ l1: 0, l2: factor('l2', REGULARIZER_DEFAULT_FACTOR) });
     throw new RangeError(`unsupported class ${formatValue(className)}; only L1L2, L1 and L2 are supported`);
   } catch (error) {
-    throw new RangeError(`${where}: ${option} ${formatValue(value)} is invalid: ${(error as Error).message}; ${SPEC_HINT}.`, { cause: error });
+    throw new RangeError(`${where}: ${option} ${formatValue(value)} is invalid: ${(error as Error).message.replace(/\.$/, '')}; ${SPEC_HINT}.`, { cause: error });
   }
 }
 

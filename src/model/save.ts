@@ -8,8 +8,8 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeDirectory } from '../core/make-directory.js';
 import { writeFileAtomically } from '../core/atomic-write.js';
+import { makeDirectory } from '../core/make-directory.js';
 import { ValueError, formatValue } from '../errors.js';
 import { LAYER_CLASS_NAMES, deserializeLayer } from '../layers/index.js';
 import { type ParamEntry, buildLayers, totalParams } from './build.js';
@@ -133,7 +133,8 @@ function addLayer(model: Sequential, entry: unknown, index: number, file: string
   try {
     model.add(deserializeLayer({ className, config }));
   } catch (error) {
-    fail(file, `${where} (${className}) has an invalid config: ${(error as Error).message}`, error);
+    // The layer's message is a sentence; fail() adds the final period.
+    fail(file, `${where} (${className}) has an invalid config: ${(error as Error).message.replace(/\.$/, '')}`, error);
   }
 }
 

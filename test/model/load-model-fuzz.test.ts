@@ -112,6 +112,7 @@ async function expectLoadError(dir: string, fragments: string[] = []): Promise<v
     }
     assert.equal(error.name, 'ValueError');
     assert.ok(error.message.startsWith(`Cannot load model ${join(dir, 'model.json')}: `), error.message);
+    assert.doesNotMatch(error.message, /[^.]\.\.(\s|$)/, 'a sentence ends with two periods');
     for (const fragment of fragments) {
       assert.ok(error.message.includes(fragment), `message lacks "${fragment}": ${error.message}`);
     }
