@@ -8,7 +8,7 @@ export { Tensor, tensor, shapeSize } from './core/tensor.js';
 export { Rng } from './core/random.js';
 export { setBackend, getBackend } from './gemm/backend.js';
 export type { BackendName } from './gemm/backend.js';
-export { ShapeError, ValueError, StateError, WorkerError, NonFiniteError } from './errors.js';
+export { CheckpointError, ShapeError, ValueError, StateError, WorkerError, NonFiniteError } from './errors.js';
 export {
   Activation,
   AveragePooling2D,

@@ -5,7 +5,8 @@
  * `--help` lists the options.
  */
 import { constants as fsConstants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { CSVLogger, EarlyStopping, LearningRateScheduler, cosineDecay, stepDecay } from './callbacks/index.js';
 import { InterruptHandler, SIGNAL_EXIT_CODES, resumeCommand } from './cli/interrupts.js';
 import { LR_SCHEDULE_DEFAULTS, parseTrainOptions, UsageError, type TrainOptions } from './cli/options.js';
@@ -50,6 +51,22 @@ async function prepareSaveDir(dir: string, option = '--save'): Promise<void> {
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new UsageError(`${option} ${dir}: cannot create or write this directory (${reason}); give a writable directory path.`, 2);
+  }
+}
+
+/** Checks before training that the --csv-log file can be written: its directory exists and it is no directory. */
+async function checkCsvLogPath(path: string): Promise<void> {
+  const fail = (problem: string): never => {
+    throw new UsageError(`--csv-log ${path}: ${problem}; give a file path in an existing, writable directory.`, 2);
+  };
+  const parent = await stat(dirname(resolve(path))).catch(() => null);
+  if (parent === null || !parent.isDirectory()) fail(`the directory ${dirname(resolve(path))} does not exist`);
+  const existing = await stat(path).catch(() => null);
+  if (existing !== null && !existing.isFile()) fail('it is not a regular file');
+  try {
+    await access(existing === null ? dirname(resolve(path)) : path, fsConstants.W_OK);
+  } catch {
+    fail('it is not writable');
   }
 }
 
@@ -107,7 +124,11 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
   if (options.save !== undefined) await prepareSaveDir(options.save);
   if (options.report !== undefined) await prepareSaveDir(options.report, '--report');
   if (options.checkpointDir !== undefined) await prepareSaveDir(options.checkpointDir, '--checkpoint-dir');
+  if (options.csvLog !== undefined) await checkCsvLogPath(options.csvLog);
   const resumed = options.resume === undefined ? null : await readResumeCheckpoint(options.resume);
+  if (resumed !== null && resumed.meta.epoch >= options.epochs) {
+    print(`The checkpoint in ${options.resume} is at epoch ${resumed.meta.epoch} of --epochs ${options.epochs}, so no epoch is left to train; give a larger --epochs to train more.`);
+  }
   const data = await loadMnist({
     dataDir: options.data,
     download: options.download,
@@ -172,6 +193,14 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
     checkpointOnStop: options.checkpointDir !== undefined,
     resumeFrom: options.resume,
     augment: options.augment,
+    // A resumed run must use the rate, schedule and early stopping of the run it continues; a
+    // cosine schedule also depends on the number of epochs it spans.
+    runSettings: {
+      lr: options.lr ?? null,
+      lrSchedule: options.lrSchedule ?? null,
+      earlyStopping: options.earlyStopping ?? null,
+      scheduleEpochs: options.lrSchedule === 'cosine' ? options.epochs : null,
+    },
   });
   interrupts.endTraining();
   if (interrupts.signal !== null) {
@@ -298,6 +327,11 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof UsageError) {
       process.stderr.write(`train.js: ${error.message}\n`);
       return error.exitCode;
+    }
+    // A checkpoint that does not fit the options is a usage error, like a damaged one.
+    if (error instanceof CheckpointError && options.resume !== undefined) {
+      process.stderr.write(`train.js: --resume ${options.resume}: ${error.message}\n`);
+      return 2;
     }
     // File-system errors (EISDIR, EACCES, ENOSPC...) carry a message that names the path.
     const systemError = typeof (error as NodeJS.ErrnoException).code === 'string' && (error as NodeJS.ErrnoException).syscall !== undefined;

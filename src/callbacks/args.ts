@@ -2,7 +2,7 @@
  * Checks of callback constructor options. Messages follow the fit() template: the class, the
  * option, the rule, then the value received.
  */
-import { ValueError, formatValue } from '../errors.js';
+import { CheckpointError, ValueError, formatValue } from '../errors.js';
 
 /** Returns `args` as an object, rejecting any key outside `known` (such as a snake_case name). */
 export function checkOptions<T extends object>(args: T | undefined, known: readonly (keyof T & string)[], where: string): Partial<T> {
@@ -43,4 +43,14 @@ export function checkFinite(value: unknown, option: string, where: string, min =
 export function checkFlag(value: unknown, option: string, where: string): boolean {
   if (typeof value !== 'boolean') throw new TypeError(`${where}: ${option} must be a boolean, got ${formatValue(value)}.`);
   return value;
+}
+
+/**
+ * Reads a number from a callback state that a checkpoint restored (null allowed when
+ * `nullable`); throws CheckpointError when the checkpoint contains something else.
+ */
+export function stateNumber(values: Record<string, unknown>, key: string, where: string, nullable = false): number {
+  const value = values[key];
+  if (typeof value === 'number' || (nullable && value === null)) return value as number;
+  throw new CheckpointError(`${where}: the checkpoint's callback state has ${key} = ${formatValue(value)}, expected a number; resume from another checkpoint.`);
 }

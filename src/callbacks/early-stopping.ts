@@ -11,11 +11,12 @@
  * training stopped early, as Keras 3 does. That copy is the flat weight buffer only; the
  * optimizer state is not restored, as in Keras.
  *
- * NOTE: resuming fit() from a checkpoint (resumeFrom) does not restore this callback's wait
- * counter, best value or best weights, so it starts counting again from the resumed epoch.
+ * Checkpoints carry the wait counter, the best value and epoch, the stopped epoch and the best
+ * weights, so a fit() resumed from one stops and restores exactly as an uninterrupted run. A
+ * checkpoint of a run that this callback stopped resumes stopped: it trains no further epoch.
  */
-import type { Logs } from '../model/callbacks.js';
-import { checkFinite, checkFlag, checkInteger, checkOptions, checkString } from './args.js';
+import type { CallbackState, Logs } from '../model/callbacks.js';
+import { checkFinite, checkFlag, checkInteger, checkOptions, checkString, stateNumber } from './args.js';
 import { BaseCallback } from './base-callback.js';
 import { type MonitorMode, checkMode, isImprovement, monitorDirection, readMonitor } from './monitor.js';
 
@@ -99,6 +100,22 @@ export class EarlyStopping extends BaseCallback {
       this.stoppedEpoch = epoch;
       this.model.stopTraining = true;
     }
+  }
+
+  getCheckpointState(): CallbackState {
+    const values = { wait: this.wait, best: this.best, bestEpoch: this.bestEpoch, stoppedEpoch: this.stoppedEpoch };
+    const arrays = this.haveBestWeights && this.bestWeights !== null ? [this.bestWeights] : [];
+    return { values, arrays };
+  }
+
+  setCheckpointState({ values, arrays }: CallbackState): void {
+    this.wait = stateNumber(values, 'wait', WHERE);
+    this.best = stateNumber(values, 'best', WHERE, true);
+    this.bestEpoch = stateNumber(values, 'bestEpoch', WHERE);
+    this.stoppedEpoch = stateNumber(values, 'stoppedEpoch', WHERE);
+    this.haveBestWeights = arrays.length === 1 && arrays[0].length === this.model.flatWeights.length;
+    this.bestWeights = this.haveBestWeights ? arrays[0].slice() : null;
+    if (this.stoppedEpoch >= 0) this.model.stopTraining = true;
   }
 
   onTrainEnd(): void {

@@ -13,12 +13,12 @@
  * (strictly). When the key is missing from the logs, one warning is emitted and the model is
  * saved anyway, as Keras 3 does.
  *
- * NOTE: resuming fit() from a checkpoint (resumeFrom) does not restore the best value, so the
- * first epoch after a resume always saves when saveBestOnly is set.
+ * Training checkpoints (fit's checkpointDir) carry the best value, so a fit() resumed from one
+ * saves at the same epochs as an uninterrupted run.
  */
-import type { Logs } from '../model/callbacks.js';
+import type { CallbackState, Logs } from '../model/callbacks.js';
 import { saveModel } from '../model/save.js';
-import { checkFlag, checkOptions, checkString } from './args.js';
+import { checkFlag, checkOptions, checkString, stateNumber } from './args.js';
 import { BaseCallback } from './base-callback.js';
 import { type FilepathTemplate, formatFilepath, parseFilepathTemplate } from './filepath-template.js';
 import { type MonitorMode, checkMode, isImprovement, monitorDirection, readMonitor } from './monitor.js';
@@ -63,6 +63,14 @@ export class ModelCheckpoint extends BaseCallback {
   onTrainBegin(): void {
     this.best = null;
     this.warning.warned = false;
+  }
+
+  getCheckpointState(): CallbackState {
+    return { values: { best: this.best }, arrays: [] };
+  }
+
+  setCheckpointState({ values }: CallbackState): void {
+    this.best = stateNumber(values, 'best', WHERE, true);
   }
 
   async onEpochEnd(epoch: number, logs: Logs = {}): Promise<void> {

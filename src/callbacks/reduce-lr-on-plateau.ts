@@ -11,13 +11,13 @@
  * any other minimized, as in Keras. The epoch logs and History get `learning_rate`, the rate
  * the epoch trained with (before any reduction at its end), as in Keras 3.
  *
- * NOTE: resuming fit() from a checkpoint (resumeFrom) restores the learning rate but not this
- * callback's best value, counter or cooldown, so a resumed run may reduce the rate later than an
- * uninterrupted one.
+ * Checkpoints carry the best value, the counter and the cooldown, and the learning rate is
+ * part of the optimizer's state, so a fit() resumed from one reduces the rate exactly when an
+ * uninterrupted run does.
  */
 import { formatValue } from '../errors.js';
-import type { Logs } from '../model/callbacks.js';
-import { checkFinite, checkInteger, checkOptions, checkString } from './args.js';
+import type { CallbackState, Logs } from '../model/callbacks.js';
+import { checkFinite, checkInteger, checkOptions, checkString, stateNumber } from './args.js';
 import { BaseCallback } from './base-callback.js';
 import { type MonitorMode, checkMode, readMonitor } from './monitor.js';
 
@@ -82,6 +82,16 @@ export class ReduceLROnPlateau extends BaseCallback {
     this.wait = 0;
     this.cooldownCounter = 0;
     this.warning.warned = false;
+  }
+
+  getCheckpointState(): CallbackState {
+    return { values: { best: this.best, wait: this.wait, cooldownCounter: this.cooldownCounter }, arrays: [] };
+  }
+
+  setCheckpointState({ values }: CallbackState): void {
+    this.best = stateNumber(values, 'best', WHERE);
+    this.wait = stateNumber(values, 'wait', WHERE);
+    this.cooldownCounter = stateNumber(values, 'cooldownCounter', WHERE);
   }
 
   onEpochEnd(_epoch: number, logs?: Logs): void {

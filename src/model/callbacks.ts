@@ -24,12 +24,26 @@ export interface Callback {
    * epoch's batches, to the epoch logs before it records them and calls onEpochEnd.
    */
   readonly recordsLearningRate?: boolean;
+  /**
+   * Returns the state that a fit() resumed from a checkpoint needs to continue exactly as an
+   * uninterrupted run would: JSON values (non-finite numbers allowed) and float arrays. fit()
+   * stores it in every checkpoint.
+   */
+  getCheckpointState?(): CallbackState;
+  /** Restores a getCheckpointState() result; a resumed fit() calls it right after onTrainBegin. */
+  setCheckpointState?(state: CallbackState): void;
   onTrainBegin?(logs?: Logs): void | Promise<void>;
   onTrainEnd?(logs?: Logs): void | Promise<void>;
   onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
   onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
   onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
   onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
+}
+
+/** A callback's state in a checkpoint. */
+export interface CallbackState {
+  values: Record<string, unknown>;
+  arrays: Float32Array[];
 }
 
 /** Result of fit(): the epochs run and each metric's value per epoch. */

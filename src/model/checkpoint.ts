@@ -9,7 +9,7 @@
  * optimizer state. The header's sha256 covers the whole payload.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomically } from '../core/atomic-write.js';
 import { makeDirectory } from '../core/make-directory.js';
@@ -36,6 +36,8 @@ export interface CheckpointSettings {
   dataSha256: string;
   /** The resolved augmentation ranges as JSON, "null" when off. */
   augment: string;
+  /** fit's runSettings as JSON, "null" when none. */
+  runSettings: string;
 }
 
 /** The metadata part of a checkpoint. */
@@ -52,12 +54,26 @@ export interface CheckpointMeta {
   partial: { lossSum: number; correct: number; seen: number };
   settings: CheckpointSettings;
   history: { epoch: number[]; history: Record<string, number[]> };
+  /**
+   * State of the callbacks that keep some (getCheckpointState), in list order: JSON values,
+   * and the lengths of their float arrays, which follow the optimizer state in the payload.
+   */
+  callbacks: { className: string; values: Record<string, unknown>; arrayLengths: number[] }[];
+}
+
+/** A callback's state as a checkpoint stores it. */
+export interface CallbackCheckpointState {
+  className: string;
+  values: Record<string, unknown>;
+  arrays: Float32Array[];
 }
 
 export interface Checkpoint {
   meta: CheckpointMeta;
   weights: Float32Array;
   optimizerState: Float32Array;
+  /** The arrays of each entry of meta.callbacks, in the same order. */
+  callbackArrays: Float32Array[][];
 }
 
 /** Returns the model's layers and input shape in the form a checkpoint stores. */
@@ -77,13 +93,15 @@ function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
   const metaBytes = Buffer.from(JSON.stringify(encodeMeta(checkpoint.meta)), 'utf8');
   const metaEnd = 4 + metaBytes.length;
   const padded = Math.ceil(metaEnd / 4) * 4;
-  const payload = Buffer.alloc(padded + checkpoint.weights.byteLength + checkpoint.optimizerState.byteLength);
+  const arrays = [checkpoint.weights, checkpoint.optimizerState, ...checkpoint.callbackArrays.flat()];
+  const payload = Buffer.alloc(padded + arrays.reduce((sum, a) => sum + a.byteLength, 0));
   payload.writeUInt32LE(metaBytes.length, 0);
   metaBytes.copy(payload, 4);
-  const weights = checkpoint.weights;
-  const state = checkpoint.optimizerState;
-  payload.set(new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength), padded);
-  payload.set(new Uint8Array(state.buffer, state.byteOffset, state.byteLength), padded + weights.byteLength);
+  let offset = padded;
+  for (const a of arrays) {
+    payload.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), offset);
+    offset += a.byteLength;
+  }
   const sha256 = createHash('sha256').update(payload).digest('hex');
   const header = JSON.stringify({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, sha256, payloadBytes: payload.length });
   return Buffer.concat([Buffer.from(`${header}\n`, 'utf8'), payload]);
@@ -136,12 +154,34 @@ function decodeNumber(value: unknown): number | undefined {
   return undefined;
 }
 
+/** Replaces non-finite numbers anywhere in `value` by { nonFinite: "NaN" | "Infinity" | "-Infinity" }. */
+function encodeNonFinite(value: unknown): unknown {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : { nonFinite: String(value) };
+  if (Array.isArray(value)) return value.map(encodeNonFinite);
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encodeNonFinite(v)]));
+  return value;
+}
+
+/** Undoes encodeNonFinite. */
+function decodeNonFinite(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(decodeNonFinite);
+  if (isObject(value)) {
+    const keys = Object.keys(value);
+    if (keys.length === 1 && keys[0] === 'nonFinite' && typeof value.nonFinite === 'string' && Object.hasOwn(NON_FINITE, value.nonFinite)) {
+      return NON_FINITE[value.nonFinite];
+    }
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decodeNonFinite(v)]));
+  }
+  return value;
+}
+
 function encodeMeta(meta: CheckpointMeta): CheckpointMeta {
   const history = Object.fromEntries(Object.entries(meta.history.history).map(([key, values]) => [key, values.map(encodeNumber)]));
   return {
     ...meta,
     partial: { ...meta.partial, lossSum: encodeNumber(meta.partial.lossSum) as number },
     history: { epoch: meta.history.epoch, history: history as Record<string, number[]> },
+    callbacks: meta.callbacks.map((c) => ({ ...c, values: encodeNonFinite(c.values) as Record<string, unknown> })),
   };
 }
 
@@ -157,6 +197,7 @@ const SETTING_TYPES: Record<keyof CheckpointSettings, 'count' | 'number' | 'bool
   validationCount: 'count',
   dataSha256: 'string',
   augment: 'string',
+  runSettings: 'string',
 };
 
 /** Returns the first problem of the metadata's structure, or null when it has none. */
@@ -196,6 +237,11 @@ function metaProblem(meta: Record<string, unknown>): string | null {
       return `history.history.${key} is not a list of ${history.epoch.length} numbers`;
     }
   }
+
+  const callbacks = meta.callbacks ?? [];
+  const validCallback = (c: unknown): boolean =>
+    isObject(c) && typeof c.className === 'string' && isObject(c.values) && Array.isArray(c.arrayLengths) && c.arrayLengths.every(isCount);
+  if (!Array.isArray(callbacks) || !callbacks.every(validCallback)) return 'callbacks is not a list of { className, values, arrayLengths } objects';
   return null;
 }
 
@@ -204,6 +250,7 @@ function checkMeta(path: string, value: unknown): CheckpointMeta {
   const problem = metaProblem(value);
   if (problem !== null) fail(path, `the metadata is invalid: ${problem}`);
   const meta = value as unknown as CheckpointMeta;
+  meta.callbacks = (meta.callbacks ?? []).map((c) => ({ ...c, values: decodeNonFinite(c.values) as Record<string, unknown> }));
   meta.partial.lossSum = decodeNumber(meta.partial.lossSum) as number;
   for (const values of Object.values(meta.history.history)) {
     values.forEach((v, i) => {
@@ -216,32 +263,11 @@ function checkMeta(path: string, value: unknown): CheckpointMeta {
 /** Reads and verifies `DIR/checkpoint.bin`; throws CheckpointError naming the file and the problem. */
 export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   const path = join(dir, CHECKPOINT_FILE);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    fail(path, `the file cannot be read (${reason})`, 'Give the directory that checkpointDir (train.js: --checkpoint-dir) wrote to');
-  }
+  const bytes = await readVerifiedFile(path);
   const newline = bytes.indexOf(0x0a);
-  let header: { format?: unknown; version?: unknown; sha256?: unknown; payloadBytes?: unknown } | null = null;
-  try {
-    if (newline > 0) header = JSON.parse(bytes.subarray(0, newline).toString('utf8'));
-  } catch {
-    header = null;
-  }
-  if (header === null || typeof header !== 'object') fail(path, `the file does not start with a ${CHECKPOINT_FORMAT} header line`);
-  if (header.format !== CHECKPOINT_FORMAT) {
-    fail(path, `the format is ${JSON.stringify(header.format)}, expected "${CHECKPOINT_FORMAT}"`, 'Give a checkpoint that fit() wrote with checkpointDir');
-  }
-  if (header.version !== CHECKPOINT_VERSION) {
-    fail(path, `the version is ${JSON.stringify(header.version)}, expected ${CHECKPOINT_VERSION}`, 'Train again with this version of shardnet to write a new checkpoint');
-  }
   const payload = bytes.subarray(newline + 1);
-  if (!isCount(header.payloadBytes) || payload.length !== header.payloadBytes) {
-    fail(path, `the payload has ${payload.length} bytes but the header records ${JSON.stringify(header.payloadBytes)} (the file is truncated or has extra bytes)`);
-  }
   const sha256 = createHash('sha256').update(payload).digest('hex');
+  const header = parseHeader(path, bytes.subarray(0, newline));
   if (sha256 !== header.sha256) fail(path, `the sha256 checksum of the payload is ${sha256}, expected ${String(header.sha256)}`);
 
   if (payload.length < 4) fail(path, 'the payload is too short to hold the metadata length');
@@ -255,12 +281,100 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
   }
   const meta = checkMeta(path, parsed);
   const padded = Math.ceil((4 + metaLength) / 4) * 4;
-  const expected = padded + 4 * (meta.weightCount + meta.optimizer.stateCount);
+  const callbackValues = meta.callbacks.reduce((sum, c) => sum + c.arrayLengths.reduce((a, b) => a + b, 0), 0);
+  const floatCount = meta.weightCount + meta.optimizer.stateCount + callbackValues;
+  const expected = padded + 4 * floatCount;
   if (payload.length !== expected) {
-    fail(path, `the payload has ${payload.length} bytes but ${meta.weightCount} weights and ${meta.optimizer.stateCount} optimizer state values need ${expected}`);
+    fail(
+      path,
+      `the payload has ${payload.length} bytes but ${meta.weightCount} weights, ${meta.optimizer.stateCount} optimizer state values and ${callbackValues} callback values need ${expected}`,
+    );
   }
   // Copy into fresh buffers, because the payload's float data need not be 4-byte aligned in `bytes`.
-  const floats = new Float32Array(meta.weightCount + meta.optimizer.stateCount);
+  const floats = new Float32Array(floatCount);
   new Uint8Array(floats.buffer).set(payload.subarray(padded));
-  return { meta, weights: floats.subarray(0, meta.weightCount), optimizerState: floats.subarray(meta.weightCount) };
+  let offset = meta.weightCount + meta.optimizer.stateCount;
+  const callbackArrays = meta.callbacks.map((c) =>
+    c.arrayLengths.map((length) => {
+      const array = floats.slice(offset, offset + length);
+      offset += length;
+      return array;
+    }),
+  );
+  return {
+    meta,
+    weights: floats.subarray(0, meta.weightCount),
+    optimizerState: floats.subarray(meta.weightCount, meta.weightCount + meta.optimizer.stateCount),
+    callbackArrays,
+  };
+}
+
+interface CheckpointHeader {
+  format?: unknown;
+  version?: unknown;
+  sha256?: unknown;
+  payloadBytes?: unknown;
+}
+
+/** Parses and checks the header line (without its newline); throws CheckpointError. */
+function parseHeader(path: string, line: Buffer): CheckpointHeader {
+  let header: CheckpointHeader | null = null;
+  try {
+    if (line.length > 0) header = JSON.parse(line.toString('utf8'));
+  } catch {
+    header = null;
+  }
+  if (header === null || typeof header !== 'object') fail(path, `the file does not start with a ${CHECKPOINT_FORMAT} header line`);
+  if (header.format !== CHECKPOINT_FORMAT) {
+    fail(path, `the format is ${JSON.stringify(header.format)}, expected "${CHECKPOINT_FORMAT}"`, 'Give a checkpoint that fit() wrote with checkpointDir');
+  }
+  if (header.version !== CHECKPOINT_VERSION) {
+    fail(path, `the version is ${JSON.stringify(header.version)}, expected ${CHECKPOINT_VERSION}`, 'Train again with this version of shardnet to write a new checkpoint');
+  }
+  return header;
+}
+
+/** Longest header line a checkpoint writes is about 200 bytes; this bounds the search for it. */
+const MAX_HEADER_BYTES = 4096;
+
+/**
+ * Reads the file after checking, from its header line and its size on disk, that the size is
+ * the one the header records, so a damaged or foreign large file is rejected without reading it.
+ */
+async function readVerifiedFile(path: string): Promise<Buffer> {
+  const unreadable = (error: unknown): never => {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return fail(path, `the file cannot be read (${reason})`, 'Give the directory that checkpointDir (train.js: --checkpoint-dir) wrote to');
+  };
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    return unreadable(error);
+  }
+  try {
+    const { size } = await handle.stat();
+    const start = Buffer.alloc(Math.min(size, MAX_HEADER_BYTES));
+    await handle.read(start, 0, start.length, 0);
+    const newline = start.indexOf(0x0a);
+    if (newline <= 0) fail(path, `the file does not start with a ${CHECKPOINT_FORMAT} header line`);
+    const header = parseHeader(path, start.subarray(0, newline));
+    const payloadBytes = size - newline - 1;
+    if (!isCount(header.payloadBytes) || payloadBytes !== header.payloadBytes) {
+      fail(path, `the payload has ${payloadBytes} bytes but the header records ${JSON.stringify(header.payloadBytes)} (the file is truncated or has extra bytes)`);
+    }
+    const bytes = Buffer.alloc(size);
+    let read = 0;
+    while (read < size) {
+      const { bytesRead } = await handle.read(bytes, read, size - read, read);
+      if (bytesRead === 0) fail(path, `the file ended after ${read} of ${size} bytes while it was read`);
+      read += bytesRead;
+    }
+    return bytes;
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    return unreadable(error);
+  } finally {
+    await handle.close();
+  }
 }

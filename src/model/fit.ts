@@ -15,7 +15,7 @@ import { Tensor } from '../core/tensor.js';
 import type { TestFaultKind } from '../coordinator/messages.js';
 import { CheckpointError, NonFiniteError, StateError, ValueError, WorkerError, formatValue } from '../errors.js';
 import { getBackend } from '../gemm/backend.js';
-import { type Callback, History, type Logs } from './callbacks.js';
+import { type Callback, type CallbackState, History, type Logs } from './callbacks.js';
 import { type Checkpoint, type CheckpointSettings, CHECKPOINT_FILE, describeTopology, hashArrays, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { checkInputs, describeDataset, prepareTargets } from './dataset.js';
 import { DEFAULT_MICRO_BATCH_SIZE, type Sequential } from './sequential.js';
@@ -89,7 +89,9 @@ export interface FitArgs {
   checkpointEvery?: number;
   /**
    * When `stopTraining` ends the loop within an epoch, also write a checkpoint at the batch
-   * reached, so a resume continues from there; default false. Needs checkpointDir.
+   * reached, so a resume continues from there; default false. Needs checkpointDir. The cut-short
+   * epoch then gets no validation, history entry or onEpochEnd: the resumed run finishes it and
+   * records it once.
    */
   checkpointOnStop?: boolean;
   /**
@@ -100,9 +102,16 @@ export interface FitArgs {
    * the sample counts and the sha256 of x and y (and of validationData) must be as in the checkpointed run, and so must
    * the optimizer's settings except its learning rate. The learning rate is restored from the
    * checkpoint, like the optimizer state, because callbacks such as LearningRateScheduler may
-   * have changed it. Callbacks start fresh: their internal state is not saved.
+   * have changed it. Callbacks that implement getCheckpointState (EarlyStopping, ModelCheckpoint,
+   * ReduceLROnPlateau) get their state back, and must be the same classes in the same order.
    */
   resumeFrom?: string;
+  /**
+   * Settings of the caller, such as command-line options, that a checkpoint records and a resume
+   * must match, as JSON values; default none. train.js records --lr, --lr-schedule and
+   * --early-stopping there.
+   */
+  runSettings?: Record<string, unknown>;
 }
 
 function checkTestFault(value: unknown): TestFault | undefined {
@@ -207,6 +216,37 @@ function restoreCheckpoint(model: Sequential, dir: string, checkpoint: Checkpoin
   state.set(checkpoint.optimizerState);
   model.optimizerStepCount = meta.optimizer.step;
   optimizer.learningRate = savedRate;
+}
+
+/**
+ * Gives each stateful callback its state from the checkpoint. The stateful callbacks must be
+ * of the same classes, in the same order, as in the checkpointed run.
+ */
+function restoreCallbackStates(dir: string, checkpoint: Checkpoint, stateful: Callback[]): void {
+  const saved = checkpoint.meta.callbacks.map((c) => c.className);
+  const current = stateful.map((cb) => cb.constructor.name);
+  if (JSON.stringify(saved) !== JSON.stringify(current)) {
+    throw new CheckpointError(
+      `Cannot resume from checkpoint ${join(dir, CHECKPOINT_FILE)}: the callbacks with state are ${formatValue(current)} but the checkpoint has ${formatValue(saved)}. Resume with the callbacks of the checkpointed run.`,
+    );
+  }
+  stateful.forEach((cb, i) => cb.setCheckpointState?.({ values: checkpoint.meta.callbacks[i].values, arrays: checkpoint.callbackArrays[i] }));
+}
+
+/** Returns runSettings, checking that it is a plain object of JSON values or undefined. */
+function checkRunSettings(value: unknown): Record<string, unknown> | null {
+  if (value === undefined) return null;
+  const plain = typeof value === 'object' && value !== null && !Array.isArray(value);
+  let json: string | undefined;
+  try {
+    json = plain ? JSON.stringify(value) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined || JSON.stringify(JSON.parse(json)) !== json) {
+    throw new TypeError(`fit(): runSettings must be an object of JSON values, got ${formatValue(value)}.`);
+  }
+  return value as Record<string, unknown>;
 }
 
 /** Returns fit's callbacks as a list, checking that each is an object. */
@@ -339,6 +379,7 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
     validationCount,
     dataSha256,
     augment: JSON.stringify(augment),
+    runSettings: JSON.stringify(checkRunSettings(args.runSettings)),
   };
   if (args.validationData !== undefined) {
     settings.validationSplit = 0;
@@ -362,8 +403,11 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
     });
   }
 
+  // Callbacks whose state checkpoints carry, such as EarlyStopping's best value and weights.
+  const stateful = callbacks.filter((cb) => typeof cb.getCheckpointState === 'function');
   const saveCheckpoint = async (epoch: number, batch: number, rngState: number, sums: typeof partial): Promise<void> => {
     if (checkpointDir === undefined) return;
+    const states = stateful.map((cb) => (cb.getCheckpointState as () => CallbackState)());
     await writeCheckpoint(checkpointDir, {
       meta: {
         topology: describeTopology(model),
@@ -375,9 +419,11 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
         partial: sums,
         settings,
         history: { epoch: history.epoch, history: history.history },
+        callbacks: states.map((state, i) => ({ className: stateful[i].constructor.name, values: state.values, arrayLengths: state.arrays.map((a) => a.length) })),
       },
       weights: model.flatWeights,
       optimizerState: model.optimizerStateArray,
+      callbackArrays: states.map((state) => state.arrays),
     });
   };
 
@@ -386,6 +432,7 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
     cb.setParams?.(history.params);
   }
   for (const cb of callbacks) await cb.onTrainBegin?.({});
+  if (checkpoint !== null && resumeFrom !== undefined) restoreCallbackStates(resumeFrom, checkpoint, stateful);
   let lastLogs: Logs = {};
   for (let epoch = firstEpoch; epoch < epochs && !model.stopTraining; epoch++) {
     for (const cb of callbacks) await cb.onEpochBegin?.(epoch, {});
@@ -436,6 +483,10 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
         await saveCheckpoint(epoch, batch + 1, epochRngState, { lossSum, correct, seen });
       }
     }
+    const complete = seen === trainCount;
+    // An epoch that a resumable stop cut short is not recorded: the resumed run finishes it and
+    // records it then, so logs and callbacks see each epoch once.
+    if (!complete && checkpointOnStop) break;
     // Train metrics are means over the samples this epoch trained on, as Keras reports them.
     const logs: Logs = { loss: lossSum / seen, accuracy: correct / seen };
     if (validation !== null) {
@@ -446,10 +497,11 @@ async function fitLoop(model: Sequential, x: Tensor, y: Tensor, args: FitArgs): 
     // The rate of the epoch's last batch, before any onEpochEnd hook changes it.
     if (recordLearningRate) logs.learning_rate = optimizer.learningRate;
     history.record(epoch, logs);
-    // An epoch cut short by stopTraining is not complete; its last mid-epoch checkpoint stays.
-    if (seen === trainCount) await saveCheckpoint(epoch + 1, 0, rng.getState(), { lossSum: 0, correct: 0, seen: 0 });
     for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs);
     lastLogs = logs;
+    // Written after onEpochEnd, so that callback state includes this epoch. An epoch cut short
+    // by stopTraining is not complete; its last mid-epoch checkpoint stays.
+    if (complete) await saveCheckpoint(epoch + 1, 0, rng.getState(), { lossSum: 0, correct: 0, seen: 0 });
   }
   // As in Keras 3, onTrainEnd receives the logs of the last epoch that ran.
   for (const cb of callbacks) await cb.onTrainEnd?.({ ...lastLogs });

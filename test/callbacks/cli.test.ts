@@ -24,6 +24,16 @@ function writeIdx(path: string, dims: number[], bytes: Uint8Array): void {
   writeFileSync(path, Buffer.concat([header, bytes]));
 }
 
+/** Tiny IDX files with the MNIST names: 40 training and 10 test images of patterned pixels. */
+function writeTinyMnist(dir: string): void {
+  const pixels = (count: number) => Uint8Array.from({ length: count * 784 }, (_, i) => (i * 37) % 256);
+  const labels = (count: number) => Uint8Array.from({ length: count }, (_, i) => i % 10);
+  writeIdx(join(dir, 'train-images-idx3-ubyte'), [40, 28, 28], pixels(40));
+  writeIdx(join(dir, 'train-labels-idx1-ubyte'), [40], labels(40));
+  writeIdx(join(dir, 't10k-images-idx3-ubyte'), [10, 28, 28], pixels(10));
+  writeIdx(join(dir, 't10k-labels-idx1-ubyte'), [10], labels(10));
+}
+
 describe('train.js callback options', () => {
   it('parses the callback flags', () => {
     const options = parseTrainOptions(['--early-stopping', '3', '--csv-log', 'log.csv', '--lr-schedule', 'cosine'], quiet);
@@ -60,16 +70,44 @@ describe('train.js callback options', () => {
     assert.match(stdout.replace(/\s+/g, ' '), /step multiplies --lr by 0\.5 every 2 epochs/);
   });
 
+  it('rejects an unwritable --csv-log path before training', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shardnet-cli-csv-'));
+    try {
+      const missing = runTrain(['--csv-log', join(dir, 'missing', 'log.csv')]);
+      assert.equal(missing.status, 2);
+      assert.match(missing.stderr, /^train\.js: --csv-log .*log\.csv: the directory .*missing does not exist; give a file path in an existing, writable directory\.\n$/);
+      const directory = runTrain(['--csv-log', dir]);
+      assert.equal(directory.status, 2);
+      assert.match(directory.stderr, /--csv-log .*: it is not a regular file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a resume with another learning rate or schedule', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shardnet-cli-resume-'));
+    try {
+      writeTinyMnist(dir);
+      const checkpoints = join(dir, 'ckpt');
+      const args = ['--data', dir, '--no-download', '--batch-size', '16', '--threads', '1', '--validation-split', '0.25', '--checkpoint-dir', checkpoints];
+      const first = runTrain([...args, '--epochs', '1', '--lr', '0.004', '--lr-schedule', 'step']);
+      assert.equal(first.status, 0, first.stderr);
+      for (const changed of [['--lr', '0.01', '--lr-schedule', 'step'], ['--lr', '0.004', '--lr-schedule', 'cosine'], ['--lr', '0.004']]) {
+        const resumed = runTrain([...args, '--epochs', '2', ...changed, '--resume', checkpoints]);
+        assert.equal(resumed.status, 2, `${changed.join(' ')}: ${resumed.stderr}`);
+        assert.match(resumed.stderr, /^train\.js: --resume .*: Cannot resume from checkpoint .*runSettings is .* but the checkpoint has .*\n$/);
+      }
+      const same = runTrain([...args, '--epochs', '2', '--lr', '0.004', '--lr-schedule', 'step', '--resume', checkpoints]);
+      assert.equal(same.status, 0, same.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('writes the CSV log with the scheduled rates', () => {
-    // Tiny IDX files with the MNIST names: 40 training and 10 test images of patterned pixels.
     const dir = mkdtempSync(join(tmpdir(), 'shardnet-cli-callbacks-'));
     try {
-      const pixels = (count: number) => Uint8Array.from({ length: count * 784 }, (_, i) => (i * 37) % 256);
-      const labels = (count: number) => Uint8Array.from({ length: count }, (_, i) => i % 10);
-      writeIdx(join(dir, 'train-images-idx3-ubyte'), [40, 28, 28], pixels(40));
-      writeIdx(join(dir, 'train-labels-idx1-ubyte'), [40], labels(40));
-      writeIdx(join(dir, 't10k-images-idx3-ubyte'), [10, 28, 28], pixels(10));
-      writeIdx(join(dir, 't10k-labels-idx1-ubyte'), [10], labels(10));
+      writeTinyMnist(dir);
       const csv = join(dir, 'log.csv');
       const args = ['--data', dir, '--no-download', '--epochs', '3', '--batch-size', '16', '--threads', '1', '--validation-split', '0.25', '--lr', '0.004'];
       const { status, stdout, stderr } = runTrain([...args, '--lr-schedule', 'step', '--csv-log', csv, '--json']);
