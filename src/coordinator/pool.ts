@@ -50,7 +50,7 @@ export function checkThreads(value: unknown): number {
 
 /**
  * Cap on each worker's young generation, in MB. Tensors live in shared memory, so a worker's
- * JavaScript heap holds little more than task messages. Without a cap, V8 grew each worker's
+ * JavaScript heap contains little more than task messages. Without a cap, V8 grew each worker's
  * new space from 8 MB in the first MNIST epoch to 16 MB in the third (and lets it reach 32 MB),
  * which showed as resident memory rising between epochs.
  */
