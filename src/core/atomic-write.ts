@@ -7,18 +7,9 @@
  */
 import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { processExists } from './process-exists.js';
 
 let temporaryCount = 0;
-
-/** Returns whether a process with this id runs (or exists but belongs to another user). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Removes temporary files of `path` that crashed writers left; errors are ignored. */
 async function removeStaleTemporaries(path: string): Promise<void> {

@@ -15,6 +15,7 @@ import { makeDirectory } from '../core/make-directory.js';
 import { DataFormatError, DatasetMissingError } from './errors.js';
 import { decodeMaybeGzipAsync, isGzip, readIdxFile } from './idx.js';
 import type { IdxArray } from './idx.js';
+import { processExists } from '../core/process-exists.js';
 
 /** Height and width of an MNIST image in pixels. */
 export const MNIST_IMAGE_SIZE = 28;
@@ -379,16 +380,6 @@ async function removeStalePartFiles(dir: string): Promise<void> {
     const pid = Number(match[1]);
     if (pid === process.pid || processExists(pid)) continue;
     await rm(join(dir, name), { force: true }).catch(() => undefined);
-  }
-}
-
-/** Returns whether a process with this id runs (or exists but belongs to another user). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { parseTrainOptions, UsageError } from '../../src/cli/options.js';
+import { writeIdx } from '../helpers/idx.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const quiet = { out: () => {}, err: () => {} };
@@ -14,14 +15,6 @@ const quiet = { out: () => {}, err: () => {} };
 function runTrain(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** Writes an IDX file: big-endian magic (uint8 type, rank), dimensions, then the bytes. */
-function writeIdx(path: string, dims: number[], bytes: Uint8Array): void {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header.writeUInt32BE(0x0800 + dims.length, 0);
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  writeFileSync(path, Buffer.concat([header, bytes]));
 }
 
 /** Tiny IDX files with the MNIST names: 40 training and 10 test images of patterned pixels. */

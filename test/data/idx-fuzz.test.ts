@@ -17,6 +17,7 @@ import { DataFormatError } from '../../src/data/errors.js';
 import { decodeMaybeGzip, decodeMaybeGzipAsync, parseIdx, readIdxFile } from '../../src/data/idx.js';
 import type { IdxArray, IdxDtype } from '../../src/data/idx.js';
 import { MNIST_IMAGE_SIZE, loadIdxPair } from '../../src/data/mnist.js';
+import { makeIdx } from '../helpers/idx.js';
 
 /** Fixed seed, so a failing run reproduces. fast-check prints the counterexample and its replay path. */
 const SEED = 20240611;
@@ -49,18 +50,6 @@ interface IdxCase {
   shape: number[];
   values: number[];
   bytes: Uint8Array;
-}
-
-/** Writes the IDX header (magic, big-endian uint32 dims) followed by `payload` unchanged. */
-function makeIdx(typeCode: number, shape: readonly number[], payload: Uint8Array): Uint8Array {
-  const header = new DataView(new ArrayBuffer(4 + 4 * shape.length));
-  header.setUint8(2, typeCode);
-  header.setUint8(3, shape.length);
-  shape.forEach((size, axis) => header.setUint32(4 + 4 * axis, size, false));
-  const bytes = new Uint8Array(header.byteLength + payload.length);
-  bytes.set(new Uint8Array(header.buffer), 0);
-  bytes.set(payload, header.byteLength);
-  return bytes;
 }
 
 /** Valid IDX files of every type, rank 1 to 4, dimensions 0 to 5. */

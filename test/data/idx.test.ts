@@ -7,18 +7,7 @@ import { gzipSync } from 'node:zlib';
 
 import { DataFormatError } from '../../src/data/errors.js';
 import { decodeMaybeGzip, decodeMaybeGzipAsync, parseIdx, readIdxFile } from '../../src/data/idx.js';
-
-/** Builds an IDX file: magic (00 00 type rank), big-endian uint32 dims, then `payload` as is. */
-function makeIdx(typeCode: number, shape: number[], payload: Uint8Array): Uint8Array {
-  const header = new DataView(new ArrayBuffer(4 + 4 * shape.length));
-  header.setUint8(2, typeCode);
-  header.setUint8(3, shape.length);
-  shape.forEach((size, axis) => header.setUint32(4 + 4 * axis, size, false));
-  const bytes = new Uint8Array(header.byteLength + payload.length);
-  bytes.set(new Uint8Array(header.buffer), 0);
-  bytes.set(payload, header.byteLength);
-  return bytes;
-}
+import { makeIdx } from '../helpers/idx.js';
 
 function sequentialBytes(count: number): Uint8Array {
   return Uint8Array.from({ length: count }, (_, i) => i % 256);

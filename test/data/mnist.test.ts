@@ -18,18 +18,7 @@ import {
   resolveMnistDir,
 } from '../../src/data/mnist.js';
 import type { DownloadProgress, MnistFileKey, ProgressStream } from '../../src/data/mnist.js';
-
-/** Builds an IDX file: magic (00 00 type rank), big-endian uint32 dims, then `payload` as is. */
-function makeIdx(typeCode: number, shape: number[], payload: Uint8Array): Uint8Array {
-  const header = new DataView(new ArrayBuffer(4 + 4 * shape.length));
-  header.setUint8(2, typeCode);
-  header.setUint8(3, shape.length);
-  shape.forEach((size, axis) => header.setUint32(4 + 4 * axis, size, false));
-  const bytes = new Uint8Array(header.byteLength + payload.length);
-  bytes.set(new Uint8Array(header.buffer), 0);
-  bytes.set(payload, header.byteLength);
-  return bytes;
-}
+import { makeIdx } from '../helpers/idx.js';
 
 /** uint8 images [count, height, width]; pixel i of the file has value (i * 7 + seed) % 256. */
 function makeImages(count: number, height = 28, width = 28, seed = 0): Uint8Array {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -11,6 +11,7 @@ import { Tensor } from '../../src/core/tensor.js';
 import { classesOf, largestRemainderQuotas, splitIndices, trainValidationSplit } from '../../src/data/split.js';
 import { layers } from '../../src/layers/index.js';
 import { Sequential } from '../../src/model/sequential.js';
+import { writeIdx } from '../helpers/idx.js';
 
 /** Labels with uneven class sizes: class c has 5 * (c + 1) samples, in a seeded order. */
 function unevenLabels(): Int32Array {
@@ -199,19 +200,13 @@ describe('train.js --validation-split-shuffle', () => {
   it('reports the final validation metrics of the same draw', () => {
     const dir = mkdtempSync(join(tmpdir(), 'shardnet-split-cli-'));
     try {
-      const writeIdx = (name: string, dims: number[], bytes: Uint8Array) => {
-        const header = Buffer.alloc(4 + 4 * dims.length);
-        header.writeUInt32BE(0x0800 + dims.length, 0);
-        dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-        writeFileSync(join(dir, name), Buffer.concat([header, bytes]));
-      };
       // Labels sorted by class, so a tail split would validate on classes 8 and 9 only.
       const labels = Uint8Array.from({ length: 50 }, (_, i) => Math.floor(i / 5));
       const pixels = (n: number) => Uint8Array.from({ length: n * 784 }, (_, i) => (i * 131) % 256);
-      writeIdx('train-images-idx3-ubyte', [50, 28, 28], pixels(50));
-      writeIdx('train-labels-idx1-ubyte', [50], labels);
-      writeIdx('t10k-images-idx3-ubyte', [10, 28, 28], pixels(10));
-      writeIdx('t10k-labels-idx1-ubyte', [10], labels.subarray(0, 10));
+      writeIdx(join(dir, 'train-images-idx3-ubyte'), [50, 28, 28], pixels(50));
+      writeIdx(join(dir, 'train-labels-idx1-ubyte'), [50], labels);
+      writeIdx(join(dir, 't10k-images-idx3-ubyte'), [10, 28, 28], pixels(10));
+      writeIdx(join(dir, 't10k-labels-idx1-ubyte'), [10], labels.subarray(0, 10));
       const root = fileURLToPath(new URL('../..', import.meta.url));
       const args = ['--data', dir, '--no-download', '--epochs', '1', '--batch-size', '16', '--threads', '1', '--validation-split', '0.2', '--validation-split-shuffle', '--json'];
       const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/train.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });

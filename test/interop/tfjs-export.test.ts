@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import { layers } from '../../src/layers/index.js';
 import { loadModel } from '../../src/model/save.js';
 import { Sequential } from '../../src/model/sequential.js';
 import { argmaxRows, directoryLoader, maxAbsDifference, stripeImages, tfjsPredict, toTfjs, useTfjsCpu } from './tfjs-files.js';
+import { writeIdx } from '../helpers/idx.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const TOLERANCE = 1e-5;
@@ -51,14 +52,6 @@ function globalPoolingModel(): Sequential {
 async function trainTwoEpochs(model: Sequential, x: Tensor, y: Tensor): Promise<void> {
   model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
   await model.fit(x, y, { epochs: 2, batchSize: 8, threads: 0, seed: 3 });
-}
-
-/** Writes an IDX file: big-endian magic (uint8 type, rank), dimensions, then the bytes. */
-function writeIdx(path: string, dims: number[], bytes: Uint8Array): void {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header.writeUInt32BE(0x0800 + dims.length, 0);
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  writeFileSync(path, Buffer.concat([header, bytes]));
 }
 
 describe('shardnet model in TensorFlow.js', { timeout: 120_000 }, () => {

@@ -7,9 +7,7 @@ import { DataFormatError } from '../../src/data/errors.js';
 import { MAX_PNG_PIXELS, decodePng } from '../../src/data/png.js';
 import { encodeRawPng } from './png-bytes.js';
 
-const CHANNELS: Record<ColorType, number> = { 0: 1, 2: 3, 4: 2, 6: 4 };
-
-/** Writes `samples` (CHANNELS[colorType] per pixel, row-major) with the pngjs encoder. */
+/** Writes `samples` (1, 3, 2 or 4 per pixel for colour types 0, 2, 4 and 6; row-major) with the pngjs encoder. */
 function writeWithPngjs(width: number, height: number, colorType: ColorType, bitDepth: 8 | 16, samples: number[]): Buffer {
   const png = new PNG({ width, height });
   png.data = bitDepth === 16 ? Buffer.from(Uint16Array.from(samples).buffer) : Buffer.from(samples);

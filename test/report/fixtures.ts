@@ -1,6 +1,5 @@
 /** Synthetic report data, tiny MNIST-layout IDX files and a train.js runner for the report tests. */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,6 +7,7 @@ import { Rng } from '../../src/core/random.js';
 import { misclassifiedIndices } from '../../src/report/confusion.js';
 import { DIGIT_SIDE, misclassifiedDigits } from '../../src/report/digits.js';
 import type { ReportData } from '../../src/report/html.js';
+import { writeIdx } from '../helpers/idx.js';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -50,14 +50,6 @@ export function syntheticReport(options: SyntheticOptions): ReportData {
     throughput: { samplesPerSecond: 1234.5, trainSeconds: 2.25, threads: 2 },
     generatedAt: '2024-01-02T03:04:05.000Z',
   };
-}
-
-/** Writes an IDX file: big-endian magic (uint8 type, rank), dimensions, then the bytes. */
-function writeIdx(path: string, dims: number[], bytes: Uint8Array): void {
-  const header = Buffer.alloc(4 + 4 * dims.length);
-  header.writeUInt32BE(0x0800 + dims.length, 0);
-  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
-  writeFileSync(path, Buffer.concat([header, bytes]));
 }
 
 /** Writes the four MNIST IDX files with patterned pixels and labels i % 10 into `dir`. */
