@@ -211,7 +211,7 @@ interface OutputLimit {
  * @throws DataFormatError when the output already exceeds `maxBytes` or does not start with a
  *   valid IDX header
  */
-function outputLimit(start: Uint8Array, length: number, file: string, maxBytes: number): OutputLimit | null {
+function outputLimit(start: Uint8Array, length: number, file: string, maxBytes: number, onHeader?: HeaderCheck): OutputLimit | null {
   let header: IdxHeader | null;
   try {
     header = readIdxHeader(start, file);
@@ -224,10 +224,23 @@ function outputLimit(start: Uint8Array, length: number, file: string, maxBytes: 
     return null;
   }
 
+  onHeader?.({ dtype: header.dtype, shape: header.shape });
   const declaredFileBytes = BigInt(header.headerBytes) + header.declaredBytes;
   if (declaredFileBytes <= BigInt(maxBytes)) return { maxBytes: Number(declaredFileBytes), header };
-  return { maxBytes, header: null };
+  // Decompressing would only confirm a size that is already too large.
+  throw new DataFormatError(
+    file,
+    `its header declares ${declaredFileBytes} bytes (shape [${header.shape.join(', ')}] of ${header.dtype}), more than the ${maxBytes} bytes accepted`,
+    'Check that the file is the dataset you meant.',
+  );
 }
+
+/**
+ * Check of an IDX header that readIdxFile runs as soon as the header is read, before the data
+ * is decompressed, so that a file of the wrong shape is rejected without reading all of it.
+ * Throws to reject.
+ */
+export type HeaderCheck = (header: { dtype: IdxDtype; shape: number[] }) => void;
 
 function tooLargeError(file: string, limit: OutputLimit): DataFormatError {
   const header = limit.header;
@@ -337,6 +350,7 @@ export async function decodeMaybeGzipAsync(
   bytes: Uint8Array,
   file: string,
   maxBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES,
+  onHeader?: HeaderCheck,
 ): Promise<Uint8Array> {
   if (!isGzip(bytes)) return bytes;
 
@@ -349,7 +363,7 @@ export async function decodeMaybeGzipAsync(
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       chunks.push(chunk);
       length += chunk.length;
-      limit ??= outputLimit(Buffer.concat(chunks, Math.min(length, MAX_HEADER_BYTES)), length, file, maxBytes);
+      limit ??= outputLimit(Buffer.concat(chunks, Math.min(length, MAX_HEADER_BYTES)), length, file, maxBytes, onHeader);
       const limitBytes = limit?.maxBytes ?? maxBytes;
       if (length > limitBytes) throw tooLargeError(file, limit ?? { maxBytes, header: null });
     }
@@ -378,9 +392,13 @@ function gzipError(error: unknown, file: string): DataFormatError {
  */
 export async function readIdxFile(
   path: string,
-  options: { maxBytes?: number } = {},
+  options: { maxBytes?: number; onHeader?: HeaderCheck } = {},
 ): Promise<IdxArray> {
   const raw = await readFile(path);
-  const bytes = await decodeMaybeGzipAsync(raw, path, options.maxBytes);
+  const bytes = await decodeMaybeGzipAsync(raw, path, options.maxBytes, options.onHeader);
+  if (!isGzip(raw) && options.onHeader !== undefined) {
+    const header = readIdxHeader(raw, path);
+    if (header !== null) options.onHeader({ dtype: header.dtype, shape: header.shape });
+  }
   return parseIdx(bytes, path);
 }

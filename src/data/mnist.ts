@@ -213,35 +213,47 @@ function missingFilesError(dir: string, missing: readonly MnistFileKey[], reason
  * @throws DataFormatError naming the offending file when either is invalid or they disagree on N
  */
 export async function loadIdxPair(imagesPath: string, labelsPath: string): Promise<MnistSplit> {
-  const [images, labels] = await Promise.all([readIdxFile(imagesPath), readIdxFile(labelsPath)]);
-  const imagePixels = validateImages(images, imagesPath);
+  // The small labels file comes first, so the images file's header can be checked against it
+  // before the images are decompressed.
+  const labels = await readIdxFile(labelsPath);
   const labelValues = validateLabels(labels, labelsPath);
-
-  const count = images.shape[0];
-  if (labels.shape[0] !== count) {
-    throw new DataFormatError(
+  const mismatch = (imageCount: number): DataFormatError =>
+    new DataFormatError(
       labelsPath,
-      `it has ${labels.shape[0]} labels but ${imagesPath} has ${count} images`,
+      `it has ${labels.shape[0]} labels but ${imagesPath} has ${imageCount} images`,
       'Use the labels file that belongs to the same split as the images file.',
     );
-  }
+  const images = await readIdxFile(imagesPath, {
+    onHeader: ({ dtype, shape }) => {
+      checkImageHeader(dtype, shape, imagesPath);
+      if (shape[0] !== labels.shape[0]) throw mismatch(shape[0]);
+    },
+  });
+  const imagePixels = validateImages(images, imagesPath);
+  const count = images.shape[0];
+  if (labels.shape[0] !== count) throw mismatch(count);
 
   return { images: normalizePixels(imagePixels), labels: copyToShared(labelValues), count };
 }
 
 function validateImages(images: IdxArray, file: string): Uint8Array {
+  checkImageHeader(images.dtype, images.shape, file);
+  return images.data as Uint8Array;
+}
+
+/** Checks that an IDX header describes uint8 MNIST images, [N, 28, 28] with N > 0. */
+function checkImageHeader(dtype: string, shape: readonly number[], file: string): void {
   const expected = `expected uint8 images of shape [N, ${MNIST_IMAGE_SIZE}, ${MNIST_IMAGE_SIZE}]`;
-  if (images.dtype !== 'uint8') {
-    throw new DataFormatError(file, `${expected}, found ${images.dtype} data`);
+  if (dtype !== 'uint8') {
+    throw new DataFormatError(file, `${expected}, found ${dtype} data`);
   }
-  const [count, height, width] = images.shape;
-  if (images.shape.length !== 3 || height !== MNIST_IMAGE_SIZE || width !== MNIST_IMAGE_SIZE) {
-    throw new DataFormatError(file, `${expected}, found shape [${images.shape.join(', ')}]`);
+  const [count, height, width] = shape;
+  if (shape.length !== 3 || height !== MNIST_IMAGE_SIZE || width !== MNIST_IMAGE_SIZE) {
+    throw new DataFormatError(file, `${expected}, found shape [${shape.join(', ')}]`);
   }
   if (count === 0) {
     throw new DataFormatError(file, 'it contains no images');
   }
-  return images.data;
 }
 
 function validateLabels(labels: IdxArray, file: string): Uint8Array {

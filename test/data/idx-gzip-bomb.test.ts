@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 
 import { DataFormatError } from '../../src/data/errors.js';
 import { decodeMaybeGzip, decodeMaybeGzipAsync, readIdxFile } from '../../src/data/idx.js';
+import { loadIdxPair } from '../../src/data/mnist.js';
 
 /** Builds an IDX header: magic (00 00 type rank) and big-endian uint32 dims. */
 function makeHeader(typeCode: number, shape: number[]): Uint8Array {
@@ -164,14 +165,31 @@ describe('gzip bomb without a valid header', () => {
     }
   });
 
-  test('header above maxBytes capped there', async () => {
-    // 2^20 x 28 x 28 bytes declared, so the caller's 1 MiB limit is the lower one.
+  test('header above maxBytes rejected from the header', async () => {
+    // 2^20 x 28 x 28 bytes declared, more than the caller's 1 MiB limit.
     const huge = makeBomb(makeHeader(0x08, [2 ** 20, 28, 28]), 16);
     for (const decode of [decodeMaybeGzip, decodeMaybeGzipAsync]) {
-      const { error } = await measureFailure(() => decode(huge, 'huge.gz', MIB));
-      assert.ok(error instanceof DataFormatError, String(error));
-      assert.match(error.message, new RegExp(`huge\\.gz: gzip data decompresses to more than ${MIB} bytes\\. Check that the file`));
-      assert.doesNotMatch(error.message, /maxBytes/);
+      const measured = await measureFailure(() => decode(huge, 'huge.gz', MIB));
+      assert.ok(measured.error instanceof DataFormatError, String(measured.error));
+      assert.match(measured.error.message, new RegExp(`huge\\.gz: its header declares 822083600 bytes \\(shape \\[1048576, 28, 28\\] of uint8\\), more than the ${MIB} bytes accepted\\. Check that the file`));
+      assertSmallAndFast(measured);
+    }
+  });
+
+  test('image count that differs from the labels rejected from the header', async () => {
+    // 2,000,000 declared images of zeros behind 60 labels: the headers alone show the mismatch.
+    const pairDir = await mkdtemp(join(tmpdir(), 'idx-pair-'));
+    try {
+      const images = join(pairDir, 'pair-images.gz');
+      const labels = join(pairDir, 'pair-labels');
+      await writeFile(images, makeBomb(makeHeader(0x08, [2_000_000, 28, 28]), 64));
+      await writeFile(labels, Buffer.concat([makeHeader(0x08, [60]), Buffer.alloc(60)]));
+      const measured = await measureFailure(() => loadIdxPair(images, labels));
+      assert.ok(measured.error instanceof DataFormatError, String(measured.error));
+      assert.match(measured.error.message, /it has 60 labels but .*pair-images\.gz has 2000000 images/);
+      assertSmallAndFast(measured);
+    } finally {
+      await rm(pairDir, { recursive: true, force: true });
     }
   });
 });
