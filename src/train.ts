@@ -4,9 +4,8 @@
  * evaluates it on the samples it trained on, the validation split and the test set.
  * `--help` lists the options.
  */
-import { constants as fsConstants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { open, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { CSVLogger, EarlyStopping, LearningRateScheduler, cosineDecay, stepDecay } from './callbacks/index.js';
 import { InterruptHandler, SIGNAL_EXIT_CODES, resumeCommand } from './cli/interrupts.js';
 import { LR_SCHEDULE_DEFAULTS, parseTrainOptions, UsageError, type TrainOptions } from './cli/options.js';
@@ -47,11 +46,25 @@ function toTensors(split: MnistSplit, start: number, end: number): { x: Tensor; 
 async function prepareSaveDir(dir: string, option = '--save'): Promise<void> {
   try {
     await makeDirectory(dir);
-    await access(dir, fsConstants.W_OK);
+    await checkNotVirtual(dir);
+    // Permission bits do not tell (root passes access() checks on /proc and /sys), so a file is
+    // created and removed.
+    const probe = join(dir, `.shardnet-write-test-${process.pid}`);
+    await writeFile(probe, 'x', { flag: 'wx' });
+    await rm(probe, { force: true });
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new UsageError(`${option} ${dir}: cannot create or write this directory (${reason}); give a writable directory path.`, 2);
   }
+}
+
+/** Linux file systems that only look like files: procfs and sysfs (statfs magic numbers). */
+const VIRTUAL_FILE_SYSTEMS = new Set([0x9fa0, 0x62656572]);
+
+/** Throws when `path` lies on procfs or sysfs, where writes fail or do something else. */
+async function checkNotVirtual(path: string): Promise<void> {
+  const info = await statfs(path).catch(() => null);
+  if (info !== null && VIRTUAL_FILE_SYSTEMS.has(info.type)) throw new Error('on /proc or /sys, which hold no files');
 }
 
 /** Checks before training that the --csv-log file can be written: its directory exists and it is no directory. */
@@ -59,14 +72,19 @@ async function checkCsvLogPath(path: string): Promise<void> {
   const fail = (problem: string): never => {
     throw new UsageError(`--csv-log ${path}: ${problem}; give a file path in an existing, writable directory.`, 2);
   };
-  const parent = await stat(dirname(resolve(path))).catch(() => null);
-  if (parent === null || !parent.isDirectory()) fail(`the directory ${dirname(resolve(path))} does not exist`);
+  const parent = dirname(resolve(path));
+  const parentInfo = await stat(parent).catch(() => null);
+  if (parentInfo === null || !parentInfo.isDirectory()) fail(`the directory ${parent} does not exist`);
   const existing = await stat(path).catch(() => null);
   if (existing !== null && !existing.isFile()) fail('it is not a regular file');
   try {
-    await access(existing === null ? dirname(resolve(path)) : path, fsConstants.W_OK);
-  } catch {
-    fail('it is not writable');
+    await checkNotVirtual(parent);
+    // Opening for append creates nothing new and changes no byte of an existing file.
+    const handle = await open(path, existing === null ? 'wx' : 'a');
+    await handle.close();
+    if (existing === null) await rm(path, { force: true });
+  } catch (error) {
+    fail(`it is not writable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
 }
 

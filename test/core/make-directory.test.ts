@@ -98,3 +98,25 @@ for (const option of ['--save', '--report', '--checkpoint-dir']) {
     assert.match(lines[0], new RegExp(`^train\\.js: ${option} /proc/x: cannot create or write this directory \\((ENOENT|EACCES|EPERM)\\)`));
   });
 }
+
+// Existing paths on procfs or sysfs pass permission checks as root, but writes there fail.
+const virtualCases: [string, string, RegExp][] = [
+  ['--save', '/proc', /cannot create or write this directory \(on \/proc or \/sys, which hold no files\)/],
+  ['--report', '/sys', /cannot create or write this directory \(on \/proc or \/sys, which hold no files\)/],
+  ['--csv-log', '/proc/version', /it is not writable \(on \/proc or \/sys, which hold no files\)/],
+];
+for (const [option, path, pattern] of virtualCases) {
+  test(`train.js ${option} ${path} rejected before training`, { skip: onLinux }, () => {
+    const empty = mkdtempSync(join(root, 'data-'));
+    const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/train.ts', option, path, '--data', empty, '--no-download'], {
+      cwd: projectRoot,
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(result.status, 2, result.stderr);
+    const lines = result.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `expected one line, got: ${result.stderr}`);
+    assert.match(lines[0], new RegExp(`^train\\.js: ${option} ${path}: `));
+    assert.match(lines[0], pattern);
+  });
+}
