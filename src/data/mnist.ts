@@ -323,6 +323,9 @@ async function downloadMissingFiles(
   await removeStalePartFiles(dir);
 
   const failures: string[] = [];
+  // A mirror that gave no response or stalled is not tried again for the other files, so a
+  // dead mirror costs one stall timeout, not one per file.
+  const unreachable = new Set<string>();
   for (const key of missing) {
     const spec = MNIST_FILES[key];
     const request: DownloadRequest = {
@@ -335,12 +338,17 @@ async function downloadMissingFiles(
     };
     for (const mirror of mirrors) {
       const url = mirrorUrl(mirror, `${spec.base}.gz`);
+      if (unreachable.has(mirror)) {
+        failures.push(`${spec.base}.gz from ${url}: not tried, because ${mirror} did not respond for an earlier file`);
+        continue;
+      }
       try {
         paths[key] = await downloadVerified(request, url);
         break;
       } catch (error) {
         // A file that another process saved meanwhile is not replaced, and no mirror can change that.
         if (error instanceof DataFormatError) throw error;
+        if (isUnreachable(error)) unreachable.add(mirror);
         failures.push(`${spec.base}.gz from ${url}: ${describeError(error)}`);
       }
     }
@@ -356,6 +364,16 @@ interface DownloadRequest {
   fetchImpl: typeof fetch;
   onProgress: ((info: DownloadProgress) => void) | undefined;
   stallTimeoutMs: number;
+}
+
+/** Marks a download error as one where the mirror gave no response, or stopped sending. */
+function markUnreachable(error: unknown): Error {
+  const marked = error instanceof Error ? error : new Error(String(error));
+  return Object.assign(marked, { mirrorUnreachable: true });
+}
+
+function isUnreachable(error: unknown): boolean {
+  return error instanceof Error && (error as Error & { mirrorUnreachable?: boolean }).mirrorUnreachable === true;
 }
 
 function mirrorUrl(mirror: string, file: string): string {
@@ -447,7 +465,8 @@ async function downloadVerified(request: DownloadRequest, url: string): Promise<
     await rm(partPath, { force: true });
     partialDownloads.delete(partPath);
     if (error instanceof DataFormatError) throw error;
-    throw new Error(`${describeError(error)} (removed the partial download ${partPath})`);
+    const wrapped = new Error(`${describeError(error)} (removed the partial download ${partPath})`);
+    throw isUnreachable(error) ? markUnreachable(wrapped) : wrapped;
   }
 }
 
@@ -496,7 +515,14 @@ async function fetchToFile(
   let handle: FileHandle | undefined;
   let started = false;
   try {
-    const response = await request.fetchImpl(url, { signal: controller.signal });
+    let response: Response;
+    try {
+      response = await request.fetchImpl(url, { signal: controller.signal });
+    } catch (error) {
+      // No response at all: refused, unresolvable or silent. fetch rejects with a TypeError then.
+      if (error instanceof TypeError || controller.signal.aborted) throw markUnreachable(error);
+      throw error;
+    }
     if (!response.ok) {
       throw new Error(`HTTP ${response.status} ${response.statusText}`.trimEnd());
     }
@@ -530,7 +556,7 @@ async function fetchToFile(
   } catch (error) {
     if (started) report('failed');
     if (controller.signal.aborted) {
-      throw new Error(`timed out: no data received for ${request.stallTimeoutMs} ms`);
+      throw markUnreachable(new Error(`timed out: no data received for ${request.stallTimeoutMs} ms`));
     }
     throw error;
   } finally {

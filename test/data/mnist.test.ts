@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -453,6 +453,29 @@ describe('loadMnist downloads', () => {
     );
     assert.deepEqual(await readdir(dir), []);
     assert.ok(events.some((event) => event.phase === 'failed'), 'no failed progress event');
+  });
+
+  test('a silent mirror is tried for one file only', async () => {
+    // Accepts connections, reads requests and never answers.
+    const requests: string[] = [];
+    const silent = createNetServer((socket) => {
+      socket.on('data', (data) => requests.push(data.toString().split('\r\n')[0]));
+    });
+    await new Promise<void>((done) => silent.listen(0, '127.0.0.1', done));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const dir = freshDir();
+      const dataset = await loadMnist({
+        dataDir: dir,
+        mirrors: [`http://127.0.0.1:${port}/`, `${baseUrl}/good/`],
+        sha256: FAKE_SHA256,
+        stallTimeoutMs: 150,
+      });
+      assert.equal(dataset.train.count, 3);
+      assert.deepEqual(requests, ['GET /train-images-idx3-ubyte.gz HTTP/1.1']);
+    } finally {
+      silent.close();
+    }
   });
 
   test('server down names missing files', async () => {
