@@ -131,6 +131,11 @@ export class WorkerPool implements Executor {
     return worker.terminate();
   }
 
+  /** Whether close() was called; a closed pool runs no more tasks. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

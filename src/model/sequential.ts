@@ -288,9 +288,10 @@ export class Sequential {
   /**
    * Runs this model's training, evaluation and prediction on `pool`, which the caller owns:
    * several models may share it, dispose() leaves it open, and pool.close() ends it. With a
-   * pool set, a `threads` option other than pool.threads is rejected.
+   * pool set, a `threads` option other than pool.threads is rejected. usePool(null) detaches
+   * the model, which then starts its own pool when it needs one.
    */
-  usePool(pool: WorkerPool): void {
+  usePool(pool: WorkerPool | null): void {
     if (this.fitting) throw new StateError(`Cannot change the pool of model '${this.name}' while fit() is running.`);
     if (this.executor !== null && this.executor !== this.sharedPool) void this.executor.close();
     this.sharedPool = pool;
@@ -364,6 +365,9 @@ export class Sequential {
     else if (threads !== undefined) requested = checkThreads(threads);
     const shared = this.sharedPool;
     if (shared !== null) {
+      if (shared.isClosed) {
+        throw new StateError(`The worker pool that model '${this.name}' uses (usePool) is closed; give it an open pool with usePool(), or call usePool(null) to let the model start its own.`);
+      }
       if (requested !== undefined && requested !== shared.threads) {
         throw new ValueError(`Model '${this.name}' runs on a shared pool of ${shared.threads} threads; threads ${requested} would need another pool.`);
       }

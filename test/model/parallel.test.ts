@@ -331,3 +331,22 @@ test('fit threads 0.5 rejected', async () => {
     message: 'threads must be an integer from 1 to 1024, got 0.5.',
   });
 });
+
+test('closed shared pool named and detachable', async () => {
+  const pool = new WorkerPool({ threads: 2 });
+  const model = smallConvNet({ dropout: false });
+  model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy' });
+  try {
+    model.usePool(pool);
+    await pool.close();
+    await assert.rejects(model.fit(DATA.x, DATA.y, { epochs: 1, seed: 7 }), {
+      name: 'StateError',
+      message: /worker pool that model '.*' uses \(usePool\) is closed; give it an open pool with usePool\(\), or call usePool\(null\)/,
+    });
+    model.usePool(null);
+    const history = await model.fit(DATA.x, DATA.y, { epochs: 1, seed: 7, threads: 0 });
+    assert.equal(history.epoch.length, 1);
+  } finally {
+    await model.dispose();
+  }
+});
