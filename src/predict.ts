@@ -3,8 +3,13 @@
  * predict.js: classifies PNG images and IDX image files with a model saved by train.js --save.
  * A PNG becomes a 28x28 MNIST-style digit (see src/data/digit-preprocess.ts); an IDX file
  * contributes every image in it, as pixels / 255. `--help` lists the options.
+ *
+ * Images are classified CHUNK_IMAGES at a time, and each chunk's results are written before the
+ * next chunk is filled. Memory therefore depends on the largest file, not on the number of images.
  */
-import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import type { Stats } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 
 import { parsePredictOptions, type PredictOptions } from './cli/predict-options.js';
@@ -12,19 +17,27 @@ import { UsageError } from './cli/options.js';
 import { Tensor, shapeSize } from './core/tensor.js';
 import { DIGIT_FIELD_SIZE, preprocessDigit } from './data/digit-preprocess.js';
 import { DataFormatError } from './data/errors.js';
-import { type IdxArray, decodeMaybeGzipAsync, isGzip, parseIdx } from './data/idx.js';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES, type IdxArray, decodeMaybeGzipAsync, isGzip, parseIdx } from './data/idx.js';
 import { decodePng, isPng } from './data/png.js';
 import { ShapeError, ValueError, formatShape } from './errors.js';
 import { loadModel } from './model/save.js';
+import type { Sequential } from './model/sequential.js';
 
-/** One image to classify: `index` is its position in an IDX file, null for a PNG. */
-interface Sample {
+/** Source of one classified image: `index` is its position in an IDX file, null for a PNG. */
+interface ImageLabel {
   file: string;
   index: number | null;
-  /** Model input values, [...inputShape] row-major. */
-  pixels: Float32Array;
   blank: boolean;
 }
+
+/** Images per model.predict call, 3 MiB of float32 input for 28x28 images. */
+const CHUNK_IMAGES = 1024;
+
+/**
+ * Largest input file, in bytes. It equals the IDX loader's limit on decompressed data, and
+ * files are checked against it before any is read.
+ */
+const MAX_INPUT_BYTES = DEFAULT_MAX_DECOMPRESSED_BYTES;
 
 /** Number of classes listed per image in the text output. */
 const TOP_CLASSES = 3;
@@ -48,23 +61,49 @@ function acceptsIdx(imageShape: readonly number[], inputShape: readonly number[]
   return inputShape[inputShape.length - 1] === 1 && same(imageShape, inputShape.slice(0, -1));
 }
 
+/** Returns what a non-regular file is, for the error that rejects it. */
+function describeFileType(info: Stats): string {
+  if (info.isDirectory()) return 'a directory';
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isFIFO()) return 'a named pipe';
+  if (info.isSocket()) return 'a socket';
+  return 'a special file';
+}
+
+function readError(path: string, error: unknown): UsageError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+  return new UsageError(`cannot read ${path}: ${reason}.`, 1);
+}
+
+/**
+ * Checks every input before any is read, because a device such as /dev/zero would be read
+ * without end, and a file above MAX_INPUT_BYTES would be read only to be rejected.
+ */
+async function checkInputFiles(files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    let info: Stats;
+    try {
+      info = await stat(file);
+    } catch (error) {
+      throw readError(file, error);
+    }
+    if (!info.isFile()) {
+      throw new UsageError(`cannot read ${file}: it is ${describeFileType(info)}, not a regular file. Give a PNG or IDX file.`, 1);
+    }
+    if (info.size > MAX_INPUT_BYTES) {
+      throw new UsageError(`cannot read ${file}: it is ${info.size} bytes, more than the ${MAX_INPUT_BYTES} bytes (2 GiB) accepted. Give a smaller PNG or IDX file.`, 1);
+    }
+  }
+}
+
 async function readInput(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
-    throw new UsageError(`cannot read ${path}: ${reason}.`, 1);
+    throw readError(path, error);
   }
-}
-
-function pngSample(bytes: Uint8Array, file: string, inputShape: readonly number[], warn: (line: string) => void): Sample {
-  if (!acceptsDigit(inputShape)) {
-    throw new ShapeError(`${file}: a PNG is converted to a 28x28 grayscale digit, but the model expects input ${formatShape(inputShape)}. Use a model with input [28, 28, 1].`);
-  }
-  const digit = preprocessDigit(decodePng(bytes, file));
-  if (digit.blank) warn(`${file}: the image is blank (no ink stands out from the background), so a blank 28x28 image is classified.`);
-  return { file, index: null, pixels: digit.pixels, blank: digit.blank };
 }
 
 /** Parses an IDX file, replacing the loader's advice (aimed at the MNIST download) with advice for this command. */
@@ -81,7 +120,8 @@ async function parseIdxInput(bytes: Uint8Array, file: string): Promise<IdxArray>
   }
 }
 
-async function idxSamples(bytes: Uint8Array, file: string, inputShape: readonly number[]): Promise<Sample[]> {
+/** Returns the uint8 images of an IDX file, [N, ...imageShape], after checking that they fit `inputShape`. */
+async function parseIdxImages(bytes: Uint8Array, file: string, inputShape: readonly number[]): Promise<{ count: number; pixels: Uint8Array }> {
   const idx = await parseIdxInput(bytes, file);
   const imageShape = idx.shape.slice(1);
   const withoutChannel = inputShape.length > 1 && inputShape[inputShape.length - 1] === 1 ? ` or [N, ${inputShape.slice(0, -1).join(', ')}]` : '';
@@ -92,20 +132,7 @@ async function idxSamples(bytes: Uint8Array, file: string, inputShape: readonly 
   }
   const count = idx.shape[0];
   if (count === 0) throw new DataFormatError(file, `contains no images (shape ${formatShape(idx.shape)})`, fix);
-  const size = shapeSize(imageShape);
-  const pixels = Float32Array.from(idx.data, (value) => value / 255);
-  return Array.from({ length: count }, (_, index) => ({ file, index, pixels: pixels.subarray(index * size, (index + 1) * size), blank: false }));
-}
-
-/** Reads every file; a file is a PNG when it has the PNG signature or a .png name, else IDX. */
-async function readSamples(files: readonly string[], inputShape: readonly number[], warn: (line: string) => void): Promise<Sample[]> {
-  const samples: Sample[] = [];
-  for (const file of files) {
-    const bytes = await readInput(file);
-    if (isPng(bytes) || extname(file).toLowerCase() === '.png') samples.push(pngSample(bytes, file, inputShape, warn));
-    else for (const sample of await idxSamples(bytes, file, inputShape)) samples.push(sample);
-  }
-  return samples;
+  return { count, pixels: idx.data };
 }
 
 /** Class indices ordered by decreasing probability; ties keep the lower class first. */
@@ -113,51 +140,156 @@ function rankClasses(probabilities: Float32Array): number[] {
   return Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a] || a - b);
 }
 
-function label(sample: Sample): string {
-  return sample.index === null ? sample.file : `${sample.file}[${sample.index}]`;
+/** Returns whether a row of outputs is a probability distribution, as a softmax output is. */
+function isProbabilityRow(row: Float32Array): boolean {
+  return row.every((p) => p >= 0) && Math.abs(row.reduce((sum, p) => sum + p, 0) - 1) <= PROBABILITY_SUM_TOLERANCE;
+}
+
+/**
+ * Text of the output document: `start` before the first image, one `image` entry per image,
+ * then `end`. The JSON form writes `{ model, predictions: [...] }` one prediction at a time,
+ * so the whole document is never held in memory.
+ */
+interface OutputFormat {
+  start: string;
+  image(label: ImageLabel, outputs: Float32Array, first: boolean): string;
+  end: string;
+}
+
+function jsonFormat(model: string): OutputFormat {
+  return {
+    start: `{"model":${JSON.stringify(model)},"predictions":[`,
+    image: (label, outputs, first) => {
+      const prediction = { file: label.file, index: label.index, predicted: rankClasses(outputs)[0], probabilities: Array.from(outputs), blank: label.blank };
+      return `${first ? '' : ','}${JSON.stringify(prediction)}`;
+    },
+    end: ']}\n',
+  };
+}
+
+const TEXT_FORMAT: OutputFormat = {
+  start: '',
+  image: (label, outputs) => {
+    const ranked = rankClasses(outputs);
+    const top = ranked.slice(0, TOP_CLASSES).map((c) => `${c} ${outputs[c].toFixed(4)}`);
+    const name = label.index === null ? label.file : `${label.file}[${label.index}]`;
+    return `${name}: ${ranked[0]} (${top.join(', ')})\n`;
+  },
+  end: '',
+};
+
+/** Writes to stdout and waits for the pipe to drain when its buffer is full, so output never piles up in memory. */
+async function writeOut(text: string): Promise<void> {
+  if (text !== '' && !process.stdout.write(text)) await once(process.stdout, 'drain');
+}
+
+/**
+ * Classifies images in chunks of CHUNK_IMAGES. The caller fills nextRow() with an image and
+ * calls add(), and flushes when add() returns true. A flush runs the model on the chunk and
+ * writes its results, so nothing about an image is kept after it is written.
+ */
+class ChunkedClassifier {
+  /** [CHUNK_IMAGES, ...inputShape], in shared memory so that model.predict() does not copy it. */
+  private readonly input: Tensor;
+  private readonly imageSize: number;
+  private readonly labels: ImageLabel[] = [];
+  private written = 0;
+  private warnedRawOutputs = false;
+
+  constructor(
+    private readonly model: Sequential,
+    private readonly options: PredictOptions,
+    private readonly format: OutputFormat,
+    private readonly warn: (line: string) => void,
+  ) {
+    this.imageSize = shapeSize(model.inputShape);
+    this.input = Tensor.zeros([CHUNK_IMAGES, ...model.inputShape], { shared: true });
+  }
+
+  /** Returns the input row of the next image, [...inputShape] row-major, to be filled before add(). */
+  nextRow(): Float32Array {
+    const offset = this.labels.length * this.imageSize;
+    return this.input.data.subarray(offset, offset + this.imageSize);
+  }
+
+  /** Records the image in nextRow() and returns whether the chunk is full and must be flushed. */
+  add(label: ImageLabel): boolean {
+    this.labels.push(label);
+    return this.labels.length === CHUNK_IMAGES;
+  }
+
+  /** Classifies the images added since the last flush and writes their results. */
+  async flush(): Promise<void> {
+    const count = this.labels.length;
+    if (count === 0) return;
+    const x = count === CHUNK_IMAGES ? this.input : new Tensor(this.input.data.subarray(0, count * this.imageSize), [count, ...this.model.inputShape]);
+    const output = await this.model.predict(x, { threads: this.options.threads });
+
+    const classes = this.model.outputShape[0];
+    let text = this.written === 0 ? this.format.start : '';
+    for (let i = 0; i < count; i++) {
+      const row = output.data.subarray(i * classes, (i + 1) * classes);
+      if (!this.warnedRawOutputs && !isProbabilityRow(row)) {
+        this.warnedRawOutputs = true;
+        this.warn(`the outputs of ${this.options.model} are not probabilities (a row has a negative value or does not sum to 1, unlike a softmax output), so the scores printed are raw outputs.`);
+      }
+      text += this.format.image(this.labels[i], row, this.written + i === 0);
+    }
+    this.written += count;
+    this.labels.length = 0;
+    await writeOut(text);
+  }
+
+  /** Flushes the last chunk and ends the output document. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await writeOut(this.format.end);
+  }
+}
+
+async function classifyPng(bytes: Uint8Array, file: string, classifier: ChunkedClassifier, inputShape: readonly number[], warn: (line: string) => void): Promise<void> {
+  if (!acceptsDigit(inputShape)) {
+    throw new ShapeError(`${file}: a PNG is converted to a 28x28 grayscale digit, but the model expects input ${formatShape(inputShape)}. Use a model with input [28, 28, 1].`);
+  }
+  const digit = preprocessDigit(decodePng(bytes, file));
+  if (digit.blank) warn(`${file}: the image is blank (no ink stands out from the background), so a blank 28x28 image is classified.`);
+  classifier.nextRow().set(digit.pixels);
+  if (classifier.add({ file, index: null, blank: digit.blank })) await classifier.flush();
+}
+
+async function classifyIdx(bytes: Uint8Array, file: string, classifier: ChunkedClassifier, inputShape: readonly number[]): Promise<void> {
+  const { count, pixels } = await parseIdxImages(bytes, file, inputShape);
+  const size = shapeSize(inputShape);
+  for (let index = 0; index < count; index++) {
+    const row = classifier.nextRow();
+    const imageOffset = index * size;
+    for (let i = 0; i < size; i++) row[i] = pixels[imageOffset + i] / 255;
+    if (classifier.add({ file, index, blank: false })) await classifier.flush();
+  }
+}
+
+/** Reads and classifies one file, as a PNG when it has the PNG signature or a .png name, else as IDX. */
+async function classifyFile(file: string, classifier: ChunkedClassifier, inputShape: readonly number[], warn: (line: string) => void): Promise<void> {
+  const bytes = await readInput(file);
+  if (isPng(bytes) || extname(file).toLowerCase() === '.png') await classifyPng(bytes, file, classifier, inputShape, warn);
+  else await classifyIdx(bytes, file, classifier, inputShape);
 }
 
 async function predict(options: PredictOptions): Promise<number> {
   const warn = (line: string) => process.stderr.write(`predict.js: warning: ${line}\n`);
+  await checkInputFiles(options.files);
   const model = await loadModel(options.model);
-  const outputShape = model.outputShape;
-  if (outputShape.length !== 1) {
-    throw new ShapeError(`${options.model}: the model's output has shape ${formatShape(outputShape)}, but predict.js needs one score per class, [classes].`);
-  }
-  const inputShape = model.inputShape;
-  const samples = await readSamples(options.files, inputShape, warn);
-
-  const size = shapeSize(inputShape);
-  const x = Tensor.zeros([samples.length, ...inputShape]);
-  samples.forEach((sample, i) => x.data.set(sample.pixels, i * size));
-  let output: Tensor;
   try {
-    output = await model.predict(x, { threads: options.threads });
+    if (model.outputShape.length !== 1) {
+      throw new ShapeError(`${options.model}: the model's output has shape ${formatShape(model.outputShape)}, but predict.js needs one score per class, [classes].`);
+    }
+    const format = options.json ? jsonFormat(options.model) : TEXT_FORMAT;
+    const classifier = new ChunkedClassifier(model, options, format, warn);
+    for (const file of options.files) await classifyFile(file, classifier, model.inputShape, warn);
+    await classifier.finish();
   } finally {
     await model.dispose();
   }
-
-  const classes = outputShape[0];
-  const rows = samples.map((_, i) => output.data.subarray(i * classes, (i + 1) * classes));
-  const probabilities = rows.every((row) => row.every((p) => p >= 0) && Math.abs(row.reduce((sum, p) => sum + p, 0) - 1) <= PROBABILITY_SUM_TOLERANCE);
-  if (!probabilities) warn(`the outputs of ${options.model} are not probabilities (a row has a negative value or does not sum to 1, unlike a softmax output), so the scores printed are raw outputs.`);
-
-  if (options.json) {
-    const predictions = samples.map((sample, i) => ({
-      file: sample.file,
-      index: sample.index,
-      predicted: rankClasses(rows[i])[0],
-      probabilities: Array.from(rows[i]),
-      blank: sample.blank,
-    }));
-    process.stdout.write(`${JSON.stringify({ model: options.model, predictions })}\n`);
-    return 0;
-  }
-  samples.forEach((sample, i) => {
-    const ranked = rankClasses(rows[i]);
-    const top = ranked.slice(0, TOP_CLASSES).map((c) => `${c} ${rows[i][c].toFixed(4)}`);
-    process.stdout.write(`${label(sample)}: ${ranked[0]} (${top.join(', ')})\n`);
-  });
   return 0;
 }
 

@@ -355,24 +355,37 @@ export async function decodeMaybeGzipAsync(
   if (!isGzip(bytes)) return bytes;
 
   const gunzip = createGunzip();
-  const chunks: Buffer[] = [];
+  // Pieces are kept only until the header gives the size; then one buffer of that size takes
+  // them, so the output never exists twice in memory.
+  let chunks: Buffer[] = [];
+  let output: Buffer | null = null;
   let length = 0;
   let limit: OutputLimit | null = null;
   try {
     gunzip.end(bytes);
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
+      const previous = length;
       length += chunk.length;
-      limit ??= outputLimit(Buffer.concat(chunks, Math.min(length, MAX_HEADER_BYTES)), length, file, maxBytes, onHeader);
+      if (output === null) {
+        chunks.push(chunk);
+        limit ??= outputLimit(Buffer.concat(chunks, Math.min(length, MAX_HEADER_BYTES)), length, file, maxBytes, onHeader);
+      }
       const limitBytes = limit?.maxBytes ?? maxBytes;
       if (length > limitBytes) throw tooLargeError(file, limit ?? { maxBytes, header: null });
+      if (output !== null) {
+        chunk.copy(output, previous);
+      } else if (limit?.header != null) {
+        output = Buffer.allocUnsafe(limit.maxBytes);
+        Buffer.concat(chunks, length).copy(output, 0);
+        chunks = [];
+      }
     }
   } catch (error) {
     gunzip.destroy();
     if (error instanceof DataFormatError) throw error;
     throw gzipError(error, file);
   }
-  return Buffer.concat(chunks, length);
+  return output === null ? Buffer.concat(chunks, length) : output.subarray(0, length);
 }
 
 /** Converts a zlib error into a DataFormatError and throws any other error unchanged. */

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,8 +23,8 @@ import { Sequential } from '../../src/model/sequential.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
-function runPredict(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/predict.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+function runPredict(args: string[], timeout = 60_000): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/predict.ts', ...args], { cwd: root, encoding: 'utf8', timeout });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -185,8 +185,8 @@ describe('predict.js', () => {
   });
 
   describe('errors', () => {
-    function assertFails(args: string[], status: number, pattern: RegExp): void {
-      const result = runPredict(args);
+    function assertFails(args: string[], status: number, pattern: RegExp, timeout?: number): void {
+      const result = runPredict(args, timeout);
       assert.equal(result.status, status, result.stderr);
       assert.equal(result.stdout, '');
       const lines = result.stderr.trim().split('\n');
@@ -205,6 +205,32 @@ describe('predict.js', () => {
     it('exits 1 for a missing file', () => {
       const missing = join(dir, 'missing.png');
       assertFails(['--model', modelDir, missing], 1, new RegExp(`^predict\\.js: cannot read ${missing}: no such file\\.$`));
+    });
+
+    // A device is read without end, so the check must come before any read. A short timeout
+    // turns a read that never ends into a failure instead of a hang.
+    for (const device of ['/dev/zero', '/dev/urandom']) {
+      it(`exits 1 for ${device}`, { skip: existsSync(device) ? false : `no ${device} on this platform` }, () => {
+        const message = new RegExp(`^predict\\.js: cannot read ${device}: it is a character device, not a regular file\\. Give a PNG or IDX file\\.$`);
+        assertFails(['--model', modelDir, files.disc, device], 1, message, 20_000);
+      });
+    }
+
+    it('exits 1 for a directory', () => {
+      assertFails(['--model', modelDir, dir], 1, new RegExp(`^predict\\.js: cannot read ${dir}: it is a directory, not a regular file\\. Give a PNG or IDX file\\.$`));
+    });
+
+    it('exits 1 for a file over 2 GiB', () => {
+      // A sparse file: its size is set without writing its data.
+      const huge = join(dir, 'huge.idx');
+      writeFileSync(huge, '');
+      const size = 2 ** 31 + 1;
+      truncateSync(huge, size);
+      try {
+        assertFails(['--model', modelDir, huge], 1, new RegExp(`^predict\\.js: cannot read ${huge}: it is ${size} bytes, more than the ${2 ** 31} bytes \\(2 GiB\\) accepted\\.`));
+      } finally {
+        rmSync(huge);
+      }
     });
 
     it('exits 1 for a bad PNG', () => {
