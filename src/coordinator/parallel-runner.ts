@@ -18,7 +18,7 @@ import { BatchStatisticsPlan } from './batch-statistics.js';
 import { type GradientClipping, clipsByNorm, computeClipScales } from '../optim/clipping.js';
 import type { Executor } from './executor.js';
 import { type ParamChunkViews, type ParamChunks, openParamChunks, splitChunks, totalPenalty, weightsPenalty } from './param-chunks.js';
-import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, TaskFault, TestFaultKind } from './messages.js';
+import type { DatasetDescriptor, EvaluateResult, SessionDescriptor, Task, TaskFault, TestFaultKind } from './messages.js';
 
 export interface SessionSpec {
   inputShape: number[];
@@ -220,26 +220,18 @@ export class ParallelRunner {
     if (this.batchStatistics !== null) await this.computeBatchStatistics(this.batchStatistics, args);
     for (let first = 0; first < microCount; first += session.slotCount) {
       const slotsUsed = Math.min(session.slotCount, microCount - first);
-      this.tasks.length = 0;
-      this.taskThreads.fill(-1);
-      for (let slot = 0; slot < slotsUsed; slot++) {
-        const start = (first + slot) * micro;
-        this.tasks.push(
-          this.executor.run({
-            kind: 'gradient',
-            session,
-            dataset: args.dataset,
-            slot,
-            orderOffset: args.orderOffset + start,
-            count: Math.min(micro, args.batchSize - start),
-            batchSize: args.batchSize,
-            epoch: args.epoch,
-            seed: args.seed,
-            ...(args.fault !== undefined && first === 0 && slot === 0 ? { fault: args.fault } : {}),
-          }),
-        );
-      }
-      await this.settle(0, 'gradient', args.epoch, args.batch);
+      await this.runRound(args, first, slotsUsed, 'gradient', (slot, orderOffset, count) => ({
+        kind: 'gradient',
+        session,
+        dataset: args.dataset,
+        slot,
+        orderOffset,
+        count,
+        batchSize: args.batchSize,
+        epoch: args.epoch,
+        seed: args.seed,
+        ...(args.fault !== undefined && first === 0 && slot === 0 ? { fault: args.fault } : {}),
+      }));
       for (let slot = 0; slot < slotsUsed; slot++) {
         lossSum += this.slotResults[slot * 2];
         correct += this.slotResults[slot * 2 + 1];
@@ -292,31 +284,45 @@ export class ParallelRunner {
       plan.begin(phase);
       for (let first = 0; first < microCount; first += session.slotCount) {
         const slotsUsed = Math.min(session.slotCount, microCount - first);
-        this.tasks.length = 0;
-        this.taskThreads.fill(-1);
-        for (let slot = 0; slot < slotsUsed; slot++) {
-          const start = (first + slot) * micro;
-          this.tasks.push(
-            this.executor.run({
-              kind: 'batchStatistics',
-              session,
-              dataset: args.dataset,
-              slot,
-              orderOffset: args.orderOffset + start,
-              count: Math.min(micro, args.batchSize - start),
-              batchSize: args.batchSize,
-              epoch: args.epoch,
-              seed: args.seed,
-              layerIndex: phase.layerIndex,
-              reduction: phase.reduction,
-            }),
-          );
-        }
-        await this.settle(0, 'batch statistics', args.epoch, args.batch);
+        await this.runRound(args, first, slotsUsed, 'batch statistics', (slot, orderOffset, count) => ({
+          kind: 'batchStatistics',
+          session,
+          dataset: args.dataset,
+          slot,
+          orderOffset,
+          count,
+          batchSize: args.batchSize,
+          epoch: args.epoch,
+          seed: args.seed,
+          layerIndex: phase.layerIndex,
+          reduction: phase.reduction,
+        }));
         plan.absorb(phase, slotsUsed);
       }
       plan.finish(phase);
     }
+  }
+
+  /**
+   * Runs the micro-batches [first, first + slotsUsed) of a batch as one task each, in slots 0 to
+   * slotsUsed - 1, with tasks built by `task` from the slot and the micro-batch's rows, and
+   * waits for all of them.
+   */
+  private async runRound(
+    args: { orderOffset: number; batchSize: number; epoch: number; batch: number },
+    first: number,
+    slotsUsed: number,
+    taskKind: string,
+    task: (slot: number, orderOffset: number, count: number) => Task,
+  ): Promise<void> {
+    const micro = this.session.microBatchSize;
+    this.tasks.length = 0;
+    this.taskThreads.fill(-1);
+    for (let slot = 0; slot < slotsUsed; slot++) {
+      const start = (first + slot) * micro;
+      this.tasks.push(this.executor.run(task(slot, args.orderOffset + start, Math.min(micro, args.batchSize - start))));
+    }
+    await this.settle(0, taskKind, args.epoch, args.batch);
   }
 
   /** Returns whether this session's buffers serve batches of up to `batchSize` samples. */
