@@ -211,7 +211,7 @@ async function train(options: TrainOptions, argv: string[], interrupts: Interrup
     checkpointOnStop: options.checkpointDir !== undefined,
     resumeFrom: options.resume,
     augment: options.augment,
-    // A resumed run must use the rate, schedule and early stopping of the run it continues; a
+    // A resumed run must use the rate, schedule and early stopping of the run it continues. A
     // cosine schedule also depends on the number of epochs it spans.
     runSettings: {
       lr: options.lr ?? null,

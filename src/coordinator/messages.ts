@@ -150,7 +150,7 @@ export interface UpdateTask {
   slotsUsed: number;
   /** Add the slot sum to the gradient of earlier rounds instead of replacing it. */
   accumulate: boolean;
-  /** Clip the gradient as the optimizer's clipping says, then apply the optimizer step (the batch's last round). */
+  /** Clip the gradient as the optimizer's clipping options specify, then apply the optimizer step (the batch's last round). */
   apply: boolean;
   /** Store the first index in [start, end) whose summed gradient is not finite in nonFiniteIndex[part]. */
   check: boolean;

@@ -161,7 +161,7 @@ export function measureChunks(views: ParamChunkViews, g: Float32Array, firstChun
 }
 
 /**
- * Clips g over chunks [firstChunk, endChunk) as `clipping` says: by the per-chunk scales the
+ * Clips g over chunks [firstChunk, endChunk) as `clipping` specifies: by the per-chunk scales the
  * main thread stored for a norm, or element-wise for clipvalue.
  */
 export function clipChunks(views: ParamChunkViews, g: Float32Array, firstChunk: number, endChunk: number, clipping: GradientClipping): void {

@@ -218,7 +218,7 @@ function runUpdate(task: UpdateTask): void {
       grads[i] = task.accumulate ? grads[i] + sum : sum;
     }
   }
-  // The range holds whole chunks, so per-chunk sums do not depend on how the ranges were cut.
+  // The range contains whole chunks, so per-chunk sums do not depend on how the ranges were cut.
   if (task.regularize) regularizeChunks(session.chunks, grads, session.weights, task.firstChunk, task.endChunk);
   if (task.check) {
     let firstNonFinite = -1;

@@ -1,9 +1,9 @@
 /**
  * Creates a directory and its missing parents, like `mkdir -p`.
  *
- * Node's own `mkdir(path, { recursive: true })` is not used, because in Node 20 (seen with
- * 20.20.2) its promise never settles for some paths that cannot be created, such as any path
- * under /proc on Linux, and a thread-pool thread spins at full CPU meanwhile. Here every missing
+ * Node's own `mkdir(path, { recursive: true })` is not used. In Node 20 (seen with 20.20.2) its
+ * promise never settles for some paths that cannot be created, such as any path under /proc on
+ * Linux, and a thread-pool thread spins at full CPU meanwhile. Here every missing
  * component gets its own non-recursive mkdir, whose errors (ENOENT, EACCES, ENOTDIR, EROFS)
  * reach the caller unchanged.
  */

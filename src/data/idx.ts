@@ -355,8 +355,8 @@ export async function decodeMaybeGzipAsync(
   if (!isGzip(bytes)) return bytes;
 
   const gunzip = createGunzip();
-  // Pieces are kept only until the header gives the size; then one buffer of that size takes
-  // them, so the output never exists twice in memory.
+  // Pieces are kept only until the header gives the size. Then they move into one buffer of that
+  // size, so the output never exists twice in memory.
   let chunks: Buffer[] = [];
   let output: Buffer | null = null;
   let length = 0;

@@ -31,7 +31,7 @@ export class Activation extends Layer {
   /**
    * The activation applied over each whole sample. The model fuses a last-layer softmax into
    * cross-entropy over the whole sample row, which matches this layer's last-axis softmax only
-   * when the last axis holds every value of the sample. For any other input shape a softmax
+   * when the last axis contains every value of the sample. For any other input shape a softmax
    * reports 'linear', so the loss reads the probabilities and backward applies the softmax
    * Jacobian itself.
    */

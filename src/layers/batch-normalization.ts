@@ -161,7 +161,9 @@ class BatchNormalizationRuntime<T extends FloatArray> implements LayerRuntime<T>
     this.rowsPerSample = size / channels;
     const offsets = layer.paramOffsets;
     this.gammaOffset = layer.scale ? offsets[0] : -1;
-    this.betaOffset = layer.center ? offsets[layer.scale ? 1 : 0] : -1;
+    // beta follows gamma when both are present.
+    const betaIndex = layer.scale ? 1 : 0;
+    this.betaOffset = layer.center ? offsets[betaIndex] : -1;
     this.statistics = ctx.batchStatistics ?? null;
     this.block = statisticsLayout(channels);
     this.blockOffset = layer.batchStatisticsOffset;

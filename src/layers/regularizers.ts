@@ -44,7 +44,7 @@ export interface RegularizerConfig {
   config: { l1: number; l2: number };
 }
 
-/** What `kernelRegularizer` accepts: an L1L2, `{ l1, l2 }`, or a serialized regularizer. */
+/** Forms that `kernelRegularizer` accepts: an L1L2, `{ l1, l2 }`, or a serialized regularizer. */
 export type RegularizerSpec = L1L2 | { l1?: number; l2?: number } | RegularizerConfig;
 
 function checkFactor(value: unknown, name: string): number {
@@ -126,7 +126,9 @@ export function regularizeRange<T extends FloatArray>(dW: T, weights: T, start: 
   const twoL2 = 2 * l2;
   for (let i = start; i < end; i++) {
     const w = weights[i];
-    const sign = w > 0 ? 1 : w < 0 ? -1 : 0;
+    let sign = 0;
+    if (w > 0) sign = 1;
+    else if (w < 0) sign = -1;
     absSum += sign * w;
     squareSum += w * w;
     dW[i] += l1 * sign + twoL2 * w;

@@ -334,7 +334,7 @@ function parseHeader(path: string, line: Buffer): CheckpointHeader {
   return header;
 }
 
-/** Longest header line a checkpoint writes is about 200 bytes; this bounds the search for it. */
+/** Maximum length searched for the header line, which checkpoints write in about 200 bytes. */
 const MAX_HEADER_BYTES = 4096;
 
 /**

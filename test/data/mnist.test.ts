@@ -456,7 +456,7 @@ describe('loadMnist downloads', () => {
   });
 
   test('a silent mirror is tried for one file only', async () => {
-    // Accepts connections, reads requests and never answers.
+    // Accepts connections, reads requests and never responds.
     const requests: string[] = [];
     const silent = createNetServer((socket) => {
       socket.on('data', (data) => requests.push(data.toString().split('\r\n')[0]));
